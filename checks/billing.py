@@ -1,0 +1,74 @@
+"""The billing checks of the source article, counted in the database.
+
+Each is a SQL check whose query defaults to the reference schema
+(`checks/schema.py`, `docs/schema.md`) and can be replaced in the config for a
+database with other table names. Counting uses anti-joins and EXISTS over
+indexed columns; ids are never loaded into Python except a capped sample.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from checks.base import CheckType
+from checks.sql import SqlOptions, build_sql
+from monitor.thresholds import Thresholds
+
+_IN_PERIOD = "o.billing_date >= :period_start AND o.billing_date < :period_end"
+
+UNBILLED_WHERE = f"""FROM orders o
+WHERE o.status = 'active' AND o.billed = FALSE AND {_IN_PERIOD}"""
+
+# An order the application marks billed must have a ledger entry. An order not
+# yet billed legitimately has none; that is what unbilled_orders counts.
+MISSING_WHERE = f"""FROM orders o
+WHERE o.billed = TRUE AND {_IN_PERIOD}
+  AND NOT EXISTS (SELECT 1 FROM billing_records b WHERE b.order_id = o.id)"""
+
+FAILED_WHERE = f"""FROM orders o
+WHERE o.status = 'active' AND o.billed = FALSE AND {_IN_PERIOD}
+  AND EXISTS (SELECT 1 FROM charge_attempts c
+              WHERE c.order_id = o.id AND c.status = 'failed')"""
+
+
+def _count(where: str) -> str:
+    return f"SELECT COUNT(*) {where}"
+
+
+def _sample(where: str) -> str:
+    return f"SELECT o.id {where}\nORDER BY o.id LIMIT :sample_limit"
+
+
+class UnbilledOrdersOptions(SqlOptions):
+    query: str = _count(UNBILLED_WHERE)
+    sample_query: str | None = _sample(UNBILLED_WHERE)
+    thresholds: Thresholds = Field(default=Thresholds(critical=10))
+    description: str = "Active orders in the billing period that are not billed"
+
+
+class MissingBillingRecordsOptions(SqlOptions):
+    query: str = _count(MISSING_WHERE)
+    sample_query: str | None = _sample(MISSING_WHERE)
+    thresholds: Thresholds = Field(default=Thresholds(critical=0))
+    description: str = "Orders in the period marked billed with no billing record"
+
+
+class FailedChargesOptions(SqlOptions):
+    query: str = _count(FAILED_WHERE)
+    sample_query: str | None = _sample(FAILED_WHERE)
+    thresholds: Thresholds = Field(default=Thresholds(warning=0, critical=10))
+    description: str = "Active unbilled orders in the period whose charge attempts failed"
+
+
+UNBILLED_ORDERS = CheckType(
+    "unbilled_orders", UnbilledOrdersOptions, build_sql, "active orders in the period not billed"
+)
+MISSING_BILLING_RECORDS = CheckType(
+    "missing_billing_records",
+    MissingBillingRecordsOptions,
+    build_sql,
+    "billed orders in the period with no billing record",
+)
+FAILED_CHARGES = CheckType(
+    "failed_charges", FailedChargesOptions, build_sql, "unbilled orders with failed charge attempts"
+)

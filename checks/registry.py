@@ -1,0 +1,24 @@
+"""Every check type, registered explicitly in one place. Duplicates are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from checks.base import CheckType
+from checks.billing import FAILED_CHARGES, MISSING_BILLING_RECORDS, UNBILLED_ORDERS
+from checks.sql import SQL
+
+
+def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
+    out: dict[str, CheckType[Any]] = {}
+    for t in types:
+        if t.name in out:
+            raise ValueError(f"check type {t.name!r} registered twice")
+        out[t.name] = t
+    return out
+
+
+CHECK_TYPES: dict[str, CheckType[Any]] = _index(
+    [UNBILLED_ORDERS, MISSING_BILLING_RECORDS, FAILED_CHARGES, SQL]
+)

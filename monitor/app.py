@@ -1,0 +1,116 @@
+"""Wiring: settings in, checks, sinks and a runner out. The only place that
+knows which concrete classes make up the product."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
+from checks.registry import CHECK_TYPES
+from monitor.period import current_period
+from monitor.runner import Clock, PlannedCheck, Runner, utc_now
+from monitor.settings import Settings
+from monitor.types import Period, Sink
+
+
+def open_engine(url: str, *, read_only: bool = True) -> Engine:
+    """An engine for the billing database. A SQLite file is opened read-only
+    (a typo in its path is an error, not a new empty database)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        path = u.database
+        mode = "ro" if read_only else "rwc"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, check_same_thread=False)
+
+        return create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    connect_args: dict[str, Any] = {}
+    if u.get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": 10, "application_name": "billing-monitor"}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+class AppServices:
+    """Shared resources for check factories, created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: Engine | None = None
+
+    def billing_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self._settings.database.url)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def build_checks(settings: Settings, services: AppServices) -> dict[str, PlannedCheck]:
+    return {
+        name: PlannedCheck(CHECK_TYPES[opts.type].build(name, opts, services), opts)
+        for name, opts in settings.checks.items()
+    }
+
+
+def base_tags(settings: Settings) -> list[str]:
+    return [f"env:{settings.monitor.env}", f"service:{settings.monitor.service}"]
+
+
+def statsd_sink(settings: Settings, wrap: Callable[[StatsdClient], StatsdClient]) -> Sink:
+    s = settings.statsd
+    if not s.enabled:
+        return NullSink("statsd")
+    client = wrap(make_client(s.host, s.port, s.socket_path))
+    return StatsdSink(client, s.namespace, [*base_tags(settings), *s.tags])
+
+
+def _same(client: StatsdClient) -> StatsdClient:
+    return client
+
+
+def build_sinks(
+    settings: Settings, wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same
+) -> list[Sink]:
+    """Every sink, in delivery order; an unconfigured one is a NullSink."""
+    return [statsd_sink(settings, wrap_statsd)]
+
+
+def period_for(settings: Settings) -> Callable[[datetime], Period]:
+    p = settings.period
+
+    def period(now: datetime) -> Period:
+        return current_period(p.kind, p.timezone, now, p.offset)
+
+    return period
+
+
+def build_runner(
+    settings: Settings,
+    services: AppServices,
+    sinks: list[Sink],
+    clock: Clock = utc_now,
+) -> Runner:
+    return Runner(
+        build_checks(settings, services),
+        sinks,
+        period_for(settings),
+        clock=clock,
+        sample_limit=settings.monitor.sample_limit,
+    )
+
+
+def sink_summary(settings: Settings) -> Mapping[str, str]:
+    """Where each sink sends, without secrets (for `validate`)."""
+    s = settings.statsd
+    where = f"unix://{s.socket_path}" if s.socket_path else f"udp://{s.host}:{s.port}"
+    return {"statsd": f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"}

@@ -1,0 +1,201 @@
+"""`billing-monitor`: check, validate, demo.
+
+Exit codes (also in the README): 0 all OK, 1 a warning, 2 a critical, 3 a
+check could not run, 64 bad command line, 70 internal error, 78 bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import tomllib
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import NoReturn
+
+from sqlalchemy.engine import make_url
+
+from alerts.statsd import RecordingClient, StatsdClient
+from monitor import __version__
+from monitor.app import AppServices, build_runner, build_sinks, open_engine, sink_summary
+from monitor.errors import ConfigError, ExitCode, UsageError
+from monitor.render import report_json, report_text, table
+from monitor.runner import utc_now
+from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
+from monitor.types import RunReport
+
+log = logging.getLogger("billing_monitor")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="billing-monitor", description="Billing and payment health checks.")
+    p.add_argument("--version", action="version", version=f"billing-monitor {__version__}")
+    p.add_argument("--config", metavar="PATH", help="config file (default: $BILLING_MONITOR_"
+                   "CONFIG, then /etc/billing-monitor/billing-monitor.toml)")
+    p.add_argument("--log-level", default="WARNING",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("check", help="run checks once through all sinks; exit 0/1/2/3")
+    c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    d = sub.add_parser("demo", help="run the checks on an embedded demo billing database")
+    d.add_argument("--dir", metavar="DIR", help="where to create the demo database "
+                   "(default: a new temporary directory)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def _exit_for(report: RunReport) -> int:
+    return int(report.worst)
+
+
+def redact_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    unknown = [n for n in args.names if n not in settings.checks]
+    if unknown:
+        raise UsageError(
+            f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
+        )
+    services = AppServices(settings)
+    sinks = build_sinks(settings)
+    try:
+        report = build_runner(settings, services, sinks).run(args.names or None)
+    finally:
+        for sink in sinks:
+            sink.close()
+        services.close()
+    print(report_json(report) if args.json else report_text(report, settings))
+    return _exit_for(report)
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    checks = [
+        [name, o.type, o.schedule, f"{o.timeout_seconds:g}s", o.thresholds.describe()]
+        for name, o in settings.checks.items()
+    ]
+    sinks = sink_summary(settings)
+    if args.json:
+        print(json.dumps({
+            "config": settings.source,
+            "database": redact_url(settings.database.url),
+            "period": settings.period.model_dump(),
+            "checks": [dict(zip(["name", "type", "schedule", "timeout", "thresholds"], c,
+                                strict=True)) for c in checks],
+            "sinks": dict(sinks),
+        }, indent=2))
+        return ExitCode.OK
+    print(f"Configuration {settings.source} is valid.\n")
+    print(f"Database: {redact_url(settings.database.url)}")
+    print(f"Period:   {settings.period.kind} in {settings.period.timezone}"
+          f" (offset {settings.period.offset})\n")
+    print(table(["CHECK", "TYPE", "SCHEDULE", "TIMEOUT", "THRESHOLDS"], checks))
+    print()
+    print(table(["SINK", "DESTINATION"], [[k, v] for k, v in sinks.items()]))
+    return ExitCode.OK
+
+
+def demo_settings(db_path: Path) -> Settings:
+    text = resources.files("monitor.config").joinpath("demo.toml").read_text("utf-8")
+    raw = tomllib.loads(text)
+    raw["database"] = {"url": f"sqlite:///{db_path}"}
+    env = {k: v for k, v in os.environ.items() if k != "BILLING_MONITOR_DATABASE_URL"}
+    return parse_settings(raw, "<embedded demo config>", env)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import demo_database, populate
+
+    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="billing-demo-"))
+    db_path = demo_database(directory)
+    settings = demo_settings(db_path)
+    now = utc_now()
+    engine = open_engine(settings.database.url, read_only=False)
+    planted = populate(engine, settings, now)
+    engine.dispose()
+    recorders: list[RecordingClient] = []
+
+    def record(client: StatsdClient) -> StatsdClient:
+        recorders.append(RecordingClient(client))
+        return recorders[-1]
+
+    services = AppServices(settings)
+    sinks = build_sinks(settings, wrap_statsd=record)
+    try:
+        report = build_runner(settings, services, sinks, clock=lambda: now).run()
+    finally:
+        for sink in sinks:
+            sink.close()
+        services.close()
+    sent = [line for r in recorders for line in r.sent]
+    where = sink_summary(settings)["statsd"]
+    if args.json:
+        print(report_json(report, {"database": str(db_path), "planted": planted,
+                                   "statsd": where, "sent": sent}))
+        return ExitCode.OK
+    print(f"Demo billing database: {db_path}")
+    print(f"Planted this week: {planted['unbilled']} unbilled orders ({planted['failed']} with "
+          f"failed charges), {planted['missing']} billed order without a billing record, "
+          f"{planted['orders']} orders in all.\n")
+    print(report_text(report, settings))
+    print(f"\nSent to DogStatsD ({where}), {len(sent)} datagrams:")
+    print("\n".join(f"  {line}" for line in sent))
+    print("  (UDP is fire and forget: with no agent listening there, they are dropped"
+          " and nothing is raised.)")
+    print("\nThe demo exits 0; `billing-monitor check` exits 0/1/2/3 by the worst status.")
+    return ExitCode.OK
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":
+        # UDP is fire and forget: with no agent listening, DogStatsd logs every
+        # dropped datagram. That is not an error for the monitor (DESIGN).
+        logging.getLogger("datadog.dogstatsd").setLevel(logging.ERROR)
+    if args.command == "demo":
+        return cmd_demo(args)
+    settings = load_settings(resolve_config_path(args.config, os.environ))
+    if args.command == "check":
+        return cmd_check(args, settings)
+    return cmd_validate(args, settings)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    try:
+        code = run(argv)
+    except ConfigError as exc:
+        print("billing-monitor: configuration error:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        code = ExitCode.CONFIG
+    except UsageError as exc:
+        print(f"billing-monitor: {exc}", file=sys.stderr)
+        code = ExitCode.USAGE
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # last resort: one line, no traceback, no secrets
+        from monitor.runner import describe_error
+
+        print(f"billing-monitor: internal error: {describe_error(exc)}", file=sys.stderr)
+        code = ExitCode.SOFTWARE
+    sys.exit(int(code))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,225 @@
+"""Settings: one TOML file plus environment variables, validated once at
+start-up into frozen models. Every problem names the file and the key."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from checks.base import CheckOptions
+from checks.registry import CHECK_TYPES
+from monitor.errors import ConfigError
+from monitor.period import PeriodKind
+
+DEFAULT_CONFIG = Path("/etc/billing-monitor/billing-monitor.toml")
+CONFIG_ENV = "BILLING_MONITOR_CONFIG"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Keys whose values may hold credentials: never echoed in an error.
+SECRET_KEYS = frozenset({"url", "api_key", "routing_key", "webhook_url", "ping_url"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MonitorSection(_Section):
+    service: str = Field(default="billing", min_length=1)
+    env: str = Field(default="production", min_length=1)
+    sample_limit: int = Field(default=20, ge=0, le=100)
+
+
+class DatabaseSection(_Section):
+    url: str = "sqlite:///billing.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            make_url(v)
+        except ArgumentError:
+            raise ValueError("not a database URL (expected e.g. postgresql://host/db)") from None
+        return v
+
+
+class PeriodSection(_Section):
+    kind: PeriodKind = "iso_week"
+    timezone: str = "UTC"
+    offset: int = Field(default=0, ge=-52, le=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC)") from None
+        return v
+
+
+class StatsdSection(_Section):
+    enabled: bool = True
+    namespace: str = Field(default="billing.", pattern=r"^([a-z][a-z0-9_.]*\.)?$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8125, ge=1, le=65535)
+    socket_path: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class Settings(_Section):
+    monitor: MonitorSection = MonitorSection()
+    database: DatabaseSection = DatabaseSection()
+    period: PeriodSection = PeriodSection()
+    statsd: StatsdSection = StatsdSection()
+    checks: dict[str, CheckOptions] = Field(default_factory=dict)
+    source: str = "<defaults>"
+
+
+def resolve_config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """--config, then BILLING_MONITOR_CONFIG, then the system path."""
+    if cli_value:
+        return Path(cli_value)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    return DEFAULT_CONFIG
+
+
+def _format(where: str, prefix: tuple[Any, ...], err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in (*prefix, *e["loc"]))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        last = str(e["loc"][-1]) if e["loc"] else ""
+        if "input" in e and last not in SECRET_KEYS and e["type"] != "extra_forbidden":
+            shown = repr(e["input"])
+            if len(shown) <= 80 and not isinstance(e["input"], dict):
+                msg += f" (got {shown})"
+        out.append(f"{where}: {loc or '<top>'}: {msg}")
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: configuration file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a directory, not a configuration file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the configuration file: {exc.strerror}"]) from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: malformed TOML: {exc}"]) from None
+
+
+def _checks(where: str, raw: Any) -> tuple[dict[str, CheckOptions], list[str]]:
+    if not isinstance(raw, dict):
+        return {}, [f"{where}: checks: must be a table of [checks.NAME] tables"]
+    checks: dict[str, CheckOptions] = {}
+    problems: list[str] = []
+    for name, table in raw.items():
+        if not _NAME.match(name):
+            problems.append(
+                f"{where}: checks.{name}: a check name must be lower case letters, digits "
+                "and '_', starting with a letter"
+            )
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{where}: checks.{name}: must be a table")
+            continue
+        kind = table.get("type", name)
+        if kind not in CHECK_TYPES:
+            known = ", ".join(sorted(CHECK_TYPES))
+            what = f"unknown check type {kind!r}" if "type" in table else "required key is missing"
+            problems.append(f"{where}: checks.{name}.type: {what} (known types: {known})")
+            continue
+        try:
+            checks[name] = CHECK_TYPES[kind].options.model_validate({**table, "type": kind})
+        except ValidationError as err:
+            problems.extend(_format(where, ("checks", name), err))
+    if not raw:
+        problems.append(f"{where}: checks: no checks configured (add a [checks.NAME] table)")
+    return checks, problems
+
+
+def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
+    """Environment variables win over the file for hosts and secrets."""
+    problems = []
+
+    def put(section: str, key: str, value: Any) -> None:
+        table = raw.setdefault(section, {})
+        if isinstance(table, dict):
+            table[key] = value
+
+    if env.get("BILLING_MONITOR_DATABASE_URL"):
+        try:
+            make_url(env["BILLING_MONITOR_DATABASE_URL"])
+            put("database", "url", env["BILLING_MONITOR_DATABASE_URL"])
+        except ArgumentError:
+            problems.append("environment: BILLING_MONITOR_DATABASE_URL: not a database URL")
+    if env.get("DD_AGENT_HOST"):
+        put("statsd", "host", env["DD_AGENT_HOST"])
+    if env.get("DD_DOGSTATSD_PORT"):
+        port = env["DD_DOGSTATSD_PORT"]
+        if port.isdigit() and 1 <= int(port) <= 65535:
+            put("statsd", "port", int(port))
+        else:
+            problems.append(f"environment: DD_DOGSTATSD_PORT: not a port number (got {port!r})")
+    for var, key in (("DD_ENV", "env"), ("DD_SERVICE", "service")):
+        if env.get(var):
+            put("monitor", key, env[var])
+    return problems
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """A relative SQLite path is relative to the config file, not the cwd."""
+    u = make_url(url)
+    db = u.database
+    local = db and db != ":memory:" and not db.startswith("file:")
+    if u.get_backend_name() == "sqlite" and local and not Path(str(db)).is_absolute():
+        return u.set(database=str((base / str(db)).resolve())).render_as_string(False)
+    return url
+
+
+def parse_settings(
+    raw: dict[str, Any], where: str, env: Mapping[str, str], base: Path | None = None
+) -> Settings:
+    raw = dict(raw)
+    problems = _env_overlay(raw, env)
+    if "source" in raw:  # reserved for the file name; not a setting
+        problems.append(f"{where}: source: unknown key")
+        del raw["source"]
+    checks, check_problems = _checks(where, raw.pop("checks", {}))
+    problems += check_problems
+    settings = None
+    try:
+        settings = Settings.model_validate({**raw, "checks": checks, "source": where})
+    except ValidationError as err:
+        problems[:0] = _format(where, (), err)
+    if problems or settings is None:
+        raise ConfigError(problems)
+    if base is not None:
+        url = _resolve_sqlite(settings.database.url, base)
+        settings = settings.model_copy(update={"database": DatabaseSection(url=url)})
+    return settings
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    raw = _read(path)
+    return parse_settings(raw, str(path), env, base=path.resolve().parent)

@@ -1,0 +1,24 @@
+"""ruff and mypy (strict) are part of the test suite, so CI runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_ruff_is_clean() -> None:
+    r = _run("ruff", "check", ".")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    r = _run("mypy")
+    assert r.returncode == 0, r.stdout + r.stderr
