@@ -116,11 +116,16 @@ class CheckResult:
 
 
 class SinkError(Exception):
-    """A sink could not deliver. `permanent` tells the caller not to retry."""
+    """A sink could not deliver. `permanent` tells the caller not to retry;
+    `retry_after` (seconds) is the peer's own request, e.g. a 429's Retry-After.
+    The message must never hold a secret (routing key, webhook URL)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class Sink(Protocol):

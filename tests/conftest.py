@@ -1,0 +1,27 @@
+"""Shared fixtures: real peers on loopback, started by the suite itself."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.peers import postgres
+from tests.peers.statsd import UdpListener, udp_listener
+
+
+@pytest.fixture
+def statsd() -> Iterator[UdpListener]:
+    with udp_listener() as listener:
+        yield listener
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are required in CI")
+        pytest.skip("PostgreSQL server binaries not installed")
+    with postgres.postgres_server() as server:
+        yield server
