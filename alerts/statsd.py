@@ -72,6 +72,11 @@ def summary(result: CheckResult) -> str:
     return f"{result.check} {result.status.label}: " + (", ".join(parts) or "no measurements")
 
 
+def number(value: float) -> float | int:
+    """14.0 goes on the wire as 14, as a person reading datagrams expects."""
+    return int(value) if float(value).is_integer() else value
+
+
 class StatsdSink:
     name = "statsd"
 
@@ -83,7 +88,7 @@ class StatsdSink:
     def emit(self, result: CheckResult) -> None:
         base = [*self._tags, f"check:{result.check}", *result.tags]
         for m in result.measurements:
-            self._client.gauge(self._ns + m.name, m.value, tags=[*base, *m.tags])
+            self._client.gauge(self._ns + m.name, number(m.value), tags=[*base, *m.tags])
         self._client.gauge(self._ns + "check.status", int(result.status), tags=base)
         self._client.gauge(self._ns + "check.duration", round(result.duration_s, 6), tags=base)
         self._client.service_check(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import Date, DateTime, Engine, Integer, String, TextClause, bindparam, text
 
 from checks.base import CheckOptions, CheckType, Services
@@ -81,6 +81,15 @@ class SqlOptions(CheckOptions):
     @classmethod
     def _params(cls, v: str | None) -> str | None:
         return None if v is None else check_parameters(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_query_own_samples(cls, data: Any) -> Any:
+        # A replaced query means another schema: the built-in sample query
+        # would not match it, so samples come only from a replaced one too.
+        if isinstance(data, dict) and "query" in data and "sample_query" not in data:
+            return {**data, "sample_query": None}
+        return data
 
     @field_validator("metric")
     @classmethod

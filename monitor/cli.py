@@ -14,6 +14,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run checks once through all sinks; exit 0/1/2/3")
     c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--at", type=_timestamp, metavar="TIME",
+                   help="judge the period containing this ISO 8601 time, e.g. "
+                   "2026-11-19T05:30Z (default: now)")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     d = sub.add_parser("demo", help="run the checks on an embedded demo billing database")
@@ -55,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: a new temporary directory)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _exit_for(report: RunReport) -> int:
@@ -74,7 +86,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     services = AppServices(settings)
     sinks = build_sinks(settings)
     try:
-        report = build_runner(settings, services, sinks).run(args.names or None)
+        clock = (lambda: args.at) if args.at else utc_now
+        report = build_runner(settings, services, sinks, clock).run(args.names or None)
     finally:
         for sink in sinks:
             sink.close()

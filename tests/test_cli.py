@@ -1,0 +1,243 @@
+"""`billing-monitor` as a user runs it: a subprocess, real peers, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.helpers import cli, demo_db
+from tests.peers.postgres import PostgresServer
+from tests.peers.statsd import UdpListener
+
+CONFIG = """
+[monitor]
+service = "billing"
+env = "test"
+[statsd]
+namespace = "billing."
+[checks.unbilled_orders]
+[checks.missing_billing_records]
+[checks.failed_charges]
+"""
+
+
+def _config(tmp_path: Path, body: str, db: str) -> Path:
+    path = tmp_path / "bm.toml"
+    path.write_text(f'[database]\nurl = "{db}"\n{body}')
+    return path
+
+
+def _agent(statsd: UdpListener) -> dict[str, str]:
+    return {"DD_AGENT_HOST": "127.0.0.1", "DD_DOGSTATSD_PORT": str(statsd.port)}
+
+
+AT = "2026-11-19T05:30:00+00:00"  # the demo week of tests.helpers.demo_db
+
+
+def test_check_reports_the_demo_week(tmp_path: Path, statsd: UdpListener) -> None:
+    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path)}")
+    r = cli("--config", str(cfg), "check", "--json", "--at", AT, env=_agent(statsd))
+    assert r.returncode == 2, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["status"] == "CRIT"
+    assert [(x["check"], x["status"], x["period"], x["measurements"][0]["value"])
+            for x in doc["results"]] == [
+        ("unbilled_orders", "CRIT", "2026-W47", 14),
+        ("missing_billing_records", "CRIT", "2026-W47", 1),
+        ("failed_charges", "WARN", "2026-W47", 3),
+    ]
+    assert len(statsd.receive(12)) == 12
+
+
+def test_check_selected_names_and_another_week(tmp_path: Path, statsd: UdpListener) -> None:
+    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path)}")
+    r = cli("--config", str(cfg), "check", "failed_charges", "--json",
+            "--at", "2026-11-12T00:00Z", env=_agent(statsd))
+    assert r.returncode == 0, r.stderr
+    [res] = json.loads(r.stdout)["results"]
+    assert (res["check"], res["period"], res["measurements"][0]["value"]) == (
+        "failed_charges", "2026-W46", 0)
+
+
+def test_bad_at_time_is_a_usage_error() -> None:
+    r = cli("check", "--at", "last thursday")
+    assert r.returncode == 64 and "not an ISO 8601 time: 'last thursday'" in r.stderr
+
+
+def test_check_exit_codes_follow_thresholds(tmp_path: Path, statsd: UdpListener) -> None:
+    db = f"sqlite:///{demo_db(tmp_path)}"
+
+    def run(threshold_table: str) -> int:
+        body = (f"[statsd]\nenabled = false\n[checks.n]\ntype = \"sql\"\n"
+                f"query = \"SELECT 5\"\n[checks.n.thresholds]\n{threshold_table}")
+        return cli("--config", str(_config(tmp_path, body, db)), "check").returncode
+
+    assert run("critical = 10") == 0
+    assert run("warning = 4\ncritical = 10") == 1
+    assert run("warning = 1\ncritical = 4") == 2
+    assert run("critical = 4\ncomparator = \"<\"") == 0
+
+
+def test_check_that_cannot_run_exits_3_and_others_still_run(tmp_path: Path) -> None:
+    body = ("[statsd]\nenabled = false\n[checks.broken]\ntype = \"sql\"\n"
+            "query = \"SELECT COUNT(*) FROM no_such_table\"\n"
+            "[checks.fine]\ntype = \"sql\"\nquery = \"SELECT 1\"\n")
+    r = cli("--config", str(_config(tmp_path, body, f"sqlite:///{demo_db(tmp_path)}")),
+            "check", "--json")
+    assert r.returncode == 3
+    doc = json.loads(r.stdout)
+    by = {x["check"]: x for x in doc["results"]}
+    assert by["broken"]["status"] == "UNKNOWN" and "no_such_table" in by["broken"]["error"]
+    assert by["fine"]["status"] == "OK" and by["fine"]["measurements"][0]["value"] == 1
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_sqlite_file_is_unknown_not_a_new_database(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    body = "[statsd]\nenabled = false\n[checks.unbilled_orders]\n"
+    r = cli("--config", str(_config(tmp_path, body, f"sqlite:///{missing}")), "check")
+    assert r.returncode == 3 and "unable to open database file" in r.stdout
+    assert not missing.exists()
+
+
+def test_dead_database_is_unknown(tmp_path: Path) -> None:
+    body = "[statsd]\nenabled = false\n[checks.unbilled_orders]\n"
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/billing"  # discard port: refused
+    r = cli("--config", str(_config(tmp_path, body, url)), "check", "--json")
+    assert r.returncode == 3
+    assert json.loads(r.stdout)["results"][0]["error"].startswith("OperationalError")
+
+
+def test_unknown_check_name_is_a_usage_error(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, CONFIG, "sqlite:///x.db")
+    r = cli("--config", str(cfg), "check", "unbiled_orders")
+    assert r.returncode == 64
+    assert "unknown check(s): unbiled_orders" in r.stderr and "unbilled_orders" in r.stderr
+
+
+def test_bad_command_line_is_64() -> None:
+    assert cli("frobnicate").returncode == 64
+    assert cli("check", "--frob").returncode == 64
+
+
+def test_validate_summarises_checks_and_sinks_without_password(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, CONFIG, "postgresql://monitor:s3cr3t-pw@db.internal/billing")
+    r = cli("--config", str(cfg), "validate", env={"DD_AGENT_HOST": "agent.local"})
+    assert r.returncode == 0, r.stderr
+    assert "s3cr3t-pw" not in r.stdout + r.stderr
+    assert "postgresql://monitor:***@db.internal/billing" in r.stdout
+    assert "udp://agent.local:8125" in r.stdout
+    for name in ("unbilled_orders", "missing_billing_records", "failed_charges"):
+        assert name in r.stdout
+    assert "crit > 10" in r.stdout
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, CONFIG, "sqlite:///x.db")
+    r = cli("validate", "--json", env={"BILLING_MONITOR_CONFIG": str(cfg)})
+    assert r.returncode == 0 and json.loads(r.stdout)["config"] == str(cfg)
+
+
+def test_default_config_path_is_named_when_missing() -> None:
+    r = cli("validate")
+    assert r.returncode == 78
+    assert "/etc/billing-monitor/billing-monitor.toml: configuration file not found" in r.stderr
+
+
+def test_documented_example_config_validates() -> None:
+    example = Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml"
+    r = cli("--config", str(example), "validate", "--json")
+    assert r.returncode == 0, r.stderr
+    assert {c["name"] for c in json.loads(r.stdout)["checks"]} == {
+        "unbilled_orders", "missing_billing_records", "failed_charges", "refunds"}
+
+
+def test_demo_runs_from_any_directory_and_sends_gauges(tmp_path: Path,
+                                                       statsd: UdpListener) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = cli("demo", "--json", "--dir", str(tmp_path / "d"), env=_agent(statsd), cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    values = {x["check"]: x["measurements"][0]["value"] for x in doc["results"]}
+    assert values["unbilled_orders"] == doc["planted"]["unbilled"] == 14
+    assert values["missing_billing_records"] == doc["planted"]["missing"] == 1
+    assert values["failed_charges"] == doc["planted"]["failed"] == 3
+    received = statsd.receive(len(doc["sent"]))
+    assert "billing.unbilled_orders:14|g|#env:demo,service:billing,source:demo," \
+           "check:unbilled_orders" in received
+    assert any(line.startswith("_sc|billing.health|2|") for line in received)
+
+
+def test_demo_human_output(tmp_path: Path) -> None:
+    r = cli("demo", "--dir", str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for needle in ("unbilled_orders", "CRIT", "Sample ids", "Sent to DogStatsD"):
+        assert needle in r.stdout
+
+
+def test_postgres_with_own_table_names_via_query_overrides(
+    tmp_path: Path, pg_server: PostgresServer, statsd: UdpListener
+) -> None:
+    """A real billing database never matches the reference schema."""
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text("DROP DATABASE IF EXISTS shop"))
+        c.execute(text("CREATE DATABASE shop"))
+    admin.dispose()
+    shop = create_engine(pg_server.url("shop"))
+    with shop.begin() as c:
+        c.execute(text(
+            "CREATE TABLE subscriptions_orders (order_ref text PRIMARY KEY, state text, "
+            "invoiced boolean, week_of date)"))
+        c.execute(text("CREATE TABLE ledger (id serial, order_ref text)"))
+        c.execute(text(
+            "INSERT INTO subscriptions_orders SELECT 'o' || i, "
+            "CASE WHEN i % 10 = 0 THEN 'paused' ELSE 'live' END, i % 7 <> 0, "
+            "date '2026-11-16' + (i % 7) FROM generate_series(1, 700) i"))
+        c.execute(text("INSERT INTO ledger (order_ref) SELECT order_ref FROM "
+                       "subscriptions_orders WHERE invoiced AND order_ref <> 'o5'"))
+    shop.dispose()
+    body = """
+[period]
+timezone = "Europe/Berlin"
+[checks.unbilled_orders]
+query = '''SELECT COUNT(*) FROM subscriptions_orders
+           WHERE state = 'live' AND NOT invoiced
+             AND week_of >= :period_start AND week_of < :period_end'''
+sample_query = '''SELECT order_ref FROM subscriptions_orders
+           WHERE state = 'live' AND NOT invoiced
+             AND week_of >= :period_start AND week_of < :period_end
+           ORDER BY order_ref LIMIT :sample_limit'''
+[checks.missing_billing_records]
+query = '''SELECT COUNT(*) FROM subscriptions_orders o
+           WHERE o.invoiced AND o.week_of >= :period_start AND o.week_of < :period_end
+             AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.order_ref = o.order_ref)'''
+"""
+    cfg = _config(tmp_path, body, "sqlite:///unused.db")
+    env = {**_agent(statsd), "BILLING_MONITOR_DATABASE_URL": pg_server.url("shop"),
+           "DD_ENV": "staging"}
+    # 22:30 UTC on Sunday is 23:30 in Berlin: still the billing week of 2026-11-16.
+    r = cli("--config", str(cfg), "check", "--json", "--at", "2026-11-22T22:30Z", env=env)
+    doc = json.loads(r.stdout)
+    assert [x["error"] for x in doc["results"]] == [None, None]
+    by = {x["check"]: x["measurements"][0] for x in doc["results"]}
+    # live (i % 10 != 0) and not invoiced (i % 7 == 0): 100 multiples of 7, 10 of 70.
+    assert by["unbilled_orders"]["value"] == 90
+    assert by["unbilled_orders"]["samples"][:3] == ["o105", "o112", "o119"]
+    assert by["missing_billing_records"]["value"] == 1
+    assert {x["period"] for x in doc["results"]} == {"2026-W47"}
+    assert r.returncode == 2  # 90 > 10 and 1 > 0 are both critical
+    tags = "env:staging,service:billing"
+    assert statsd.receive(8)[0::4] == [
+        f"billing.unbilled_orders:90|g|#{tags},check:unbilled_orders",
+        f"billing.missing_billing_records:1|g|#{tags},check:missing_billing_records",
+    ]
+
+    # An hour later it is Monday in Berlin: the next billing week, empty so far.
+    r = cli("--config", str(cfg), "check", "--json", "--at", "2026-11-22T23:30Z", env=env)
+    assert r.returncode == 0
+    assert [(x["period"], x["measurements"][0]["value"]) for x in json.loads(r.stdout)[
+        "results"]] == [("2026-W48", 0), ("2026-W48", 0)]
