@@ -102,7 +102,8 @@ def _format(where: str, prefix: tuple[Any, ...], err: ValidationError) -> list[s
         elif e["type"] == "missing":
             msg = "required key is missing"
         last = str(e["loc"][-1]) if e["loc"] else ""
-        if "input" in e and last not in SECRET_KEYS and e["type"] != "extra_forbidden":
+        echo = e["type"] not in ("extra_forbidden", "value_error")  # value errors quote it
+        if "input" in e and last not in SECRET_KEYS and echo:
             shown = repr(e["input"])
             if len(shown) <= 80 and not isinstance(e["input"], dict):
                 msg += f" (got {shown})"
