@@ -47,7 +47,8 @@ def _created_since(cursor: Cursor | None, now: int, opts: FeedOptions) -> int | 
     if cursor is None:
         return floor
     if cursor.event_id is None or cursor.event_created < now - RETENTION_SECONDS + 60:
-        return max(floor, cursor.event_created - opts.overlap_seconds)
+        # From the cursor's second on, ids are still in the seen table: no double counts.
+        return max(floor, cursor.event_created)
     return None
 
 
@@ -97,7 +98,7 @@ class EventReader:
             except StripeUnavailable as exc:
                 if exc.status != 404:  # 404: the cursor event is gone; fall back below
                     raise
-                since = max(now - opts.window_seconds, cursor.event_created - opts.overlap_seconds)
+                since = max(now - opts.window_seconds, cursor.event_created)
         assert since is not None
         events, covered = self._created(since, account, opts)
         if cursor is not None:
