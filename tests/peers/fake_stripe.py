@@ -58,7 +58,7 @@ def error(status: int, code: str, message: str, param: str | None = None) -> tup
 class FakeStripe:
     def __init__(self, upstream: str | None = None) -> None:
         self.objects: dict[str, list[Obj]] = {}  # resource -> oldest first
-        self.faults: list[tuple[str, float]] = []  # ("429"|"500"|"delay", arg)
+        self.faults: list[tuple[str, float]] = []  # ("429"|"500"|"401"|"delay", arg)
         self.requests: list[str] = []
         self.accounts: list[str | None] = []  # the Stripe-Account header of each request
         self.upstream = upstream
@@ -170,6 +170,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault[0] == "429":
             headers |= {"Retry-After": f"{fault[1]:g}", "Stripe-Should-Retry": "false"}
             status, body = error(429, "rate_limit", "Too many requests hit the API too quickly.")
+        elif fault and fault[0] == "401":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            status, body = 401, {"error": {"type": "invalid_request_error",
+                                           "message": f"Invalid API Key provided: {key}"}}
         elif fault and fault[0] == "500":
             status, body = 500, {"error": {"type": "api_error", "message": "internal error"}}
         else:
