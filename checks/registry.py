@@ -15,6 +15,7 @@ from checks.stripe_lists import (
     SUBSCRIPTIONS_PAST_DUE,
     WEBHOOK_HEALTH,
 )
+from checks.stripe_reconcile import STRIPE_RECONCILIATION
 
 
 def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
@@ -31,6 +32,6 @@ CHECK_TYPES: dict[str, CheckType[Any]] = _index(
         UNBILLED_ORDERS, MISSING_BILLING_RECORDS, FAILED_CHARGES, SQL,
         # Stripe (checks/stripe_*.py)
         PAYMENT_FAILURE_RATE, STUCK_PAYMENT_INTENTS, SUBSCRIPTIONS_PAST_DUE, WEBHOOK_HEALTH,
-        INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED,
+        INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED, STRIPE_RECONCILIATION,
     ]
 )

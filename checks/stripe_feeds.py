@@ -99,7 +99,8 @@ class PaymentFailureRate(FeedCheck):
             if key.startswith("code:"):
                 code, decline = key.split("|", 1)
                 out.append(Measurement("stripe.payment_failures", n, (*tags, code, decline)))
-        if failed + ok >= self.options.min_volume:  # type: ignore[attr-defined]
+        assert isinstance(self.options, FailureRateOptions)
+        if failed + ok >= self.options.min_volume:
             rate = failed / (failed + ok)
             out.append(Measurement("stripe.payment_failure_rate", rate, tags, samples("failed")))
         return out

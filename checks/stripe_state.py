@@ -93,7 +93,9 @@ class CursorStore(Protocol):
 
     def counts(self, scope: str, since: int) -> Mapping[str, int]: ...
 
-    def samples(self, scope: str, key: str, since: int, limit: int) -> list[str]: ...
+    def samples(
+        self, scope: str, key: str, since: int, limit: int, until: int | None = None
+    ) -> list[str]: ...
 
 
 class SqlCursorStore:
@@ -186,12 +188,15 @@ class SqlCursorStore:
         with self._engine.connect() as conn:
             return {str(k): int(n) for k, n in conn.execute(q)}
 
-    def samples(self, scope: str, key: str, since: int, limit: int) -> list[str]:
+    def samples(
+        self, scope: str, key: str, since: int, limit: int, until: int | None = None
+    ) -> list[str]:
         q = (
             select(event_samples.c.object_id)
             .where(
                 event_samples.c.scope == scope, event_samples.c.key == key,
                 event_samples.c.created >= since,
+                event_samples.c.created < (until if until is not None else 2**62),
             )
             .order_by(event_samples.c.created.desc())
             .limit(limit)

@@ -24,7 +24,7 @@ from tests.peers.fake_stripe import KEY, fake_stripe
 from tests.peers.statsd import UdpListener
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def localstripe_url() -> Iterator[str]:
     if ls.executable() is None:
         if os.environ.get("CI"):
@@ -129,3 +129,50 @@ def test_failed_payouts_from_localstripe_are_counted(
     failed = result[("stripe.payouts_failed", ())]
     assert failed.value == 1 and failed.samples == (payout["id"],)
     assert result[("stripe.payouts_failed_by_code", ("failure_code:could_not_process",))].value == 1
+
+
+def test_reconciliation_understands_payment_intent_and_charge_ids(
+    localstripe_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, insert
+
+    from checks.schema import billing_records, metadata, orders
+    from checks.stripe_reconcile import ReconcileOptions, StripeReconciliation
+    from checks.stripe_state import SqlCursorStore
+    from tests.peers.fake_stripe import api_for, context
+
+    client = ls.LocalStripeClient(localstripe_url)
+    by_pi = pay(client, "4242424242424242")  # recorded by its PaymentIntent id
+    by_charge = pay(client, "4242424242424242")  # recorded by its Charge id (older code)
+    unrecorded = pay(client, "4242424242424242")  # the app never wrote it down
+    declined = pay(client, "4000000000000341")["declined"]  # the app thinks it was paid
+    client.close()
+    charge = by_charge["latest_charge"]
+    charge_id = charge["id"] if isinstance(charge, dict) else charge
+
+    billing = create_engine(f"sqlite:///{tmp_path / 'billing.db'}")
+    metadata.create_all(billing)
+    now = int(time.time()) + 1800
+    billed = datetime.fromtimestamp(now - 1200, UTC)
+    with billing.begin() as conn:
+        conn.execute(insert(orders), [
+            {"id": i, "customer_id": 1, "status": "active", "billing_date": billed.date(),
+             "amount_cents": 2000, "billed": True, "created_at": billed} for i in (1, 2, 3)])
+        conn.execute(insert(billing_records), [
+            {"order_id": 1, "amount_cents": 2000, "billed_at": billed,
+             "stripe_payment_intent_id": by_pi["id"]},
+            {"order_id": 2, "amount_cents": 2000, "billed_at": billed,
+             "stripe_payment_intent_id": charge_id},
+            {"order_id": 3, "amount_cents": 2000, "billed_at": billed,
+             "stripe_payment_intent_id": declined["charge"]},  # a ch_ whose PI failed
+        ])
+    with fake_stripe(upstream=localstripe_url) as (_, url):
+        store = SqlCursorStore(create_engine(f"sqlite:///{tmp_path / 's.db'}"))
+        check = StripeReconciliation(
+            "recon", api_for(url), store, billing, ReconcileOptions(type="stripe_reconciliation"))
+        got = {m.name: m for m in check.collect(context(now))}
+    missing = got["stripe.reconciliation_missing_local"]
+    assert (missing.value, missing.samples) == (1, (unrecorded["id"],))
+    wrong = got["stripe.reconciliation_not_succeeded"]
+    assert (wrong.value, wrong.samples) == (1, (declined["charge"],))
+    assert got["stripe.reconciliation_unchecked"].value == 0
