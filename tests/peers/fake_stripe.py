@@ -62,6 +62,7 @@ class FakeStripe:
         self.requests: list[str] = []
         self.accounts: list[str | None] = []  # the Stripe-Account header of each request
         self.upstream = upstream
+        self._indexes: dict[str, tuple[tuple[int, int, str | None], dict[str, int]]] = {}
         self._lock = threading.Lock()
 
     def add(self, resource: str, *objs: Obj) -> None:
@@ -82,7 +83,7 @@ class FakeStripe:
                     return out  # localstripe lists oldest first, like our store
                 after = page["data"][-1]["id"]
         with self._lock:
-            return list(self.objects.get(resource, []))
+            return self.objects.setdefault(resource, [])
 
     def handle(self, path: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
         parts = path.strip("/").split("/")[1:]  # drop "v1"
@@ -113,22 +114,44 @@ class FakeStripe:
             return False
         return not (query.get("delivery_success") == "false" and not obj.get("pending_webhooks"))
 
+    def _index(self, resource: str, objs: list[Obj]) -> dict[str, int]:
+        key = (id(objs), len(objs), objs[-1]["id"] if objs else None)
+        cached = self._indexes.get(resource)
+        if cached is None or cached[0] != key:
+            cached = (key, {o["id"]: i for i, o in enumerate(objs)})
+            self._indexes[resource] = cached
+        return cached[1]
+
     def _list(self, resource: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
-        newest_first = [o for o in reversed(self._all(resource, auth)) if self._matches(o, query)]
+        """Objects are kept oldest first in `created` order, as Stripe creates them,
+        so a page costs its own size, not the collection's (the benchmark needs that)."""
+        objs = self._all(resource, auth)
+        index = self._index(resource, objs)
         limit = int(query.get("limit", 10))
-        ids = [o["id"] for o in newest_first]
         for param in ("starting_after", "ending_before"):
-            if param in query and query[param] not in ids:
+            if param in query and query[param] not in index:
                 return error(404, "resource_missing", f"No such object: '{query[param]}'", param)
-        if "ending_before" in query:
-            end = ids.index(query["ending_before"])
-            data = newest_first[max(0, end - limit) : end]
-            has_more = end - limit > 0
-        else:
-            start = ids.index(query["starting_after"]) + 1 if "starting_after" in query else 0
-            data = newest_first[start : start + limit]
-            has_more = start + limit < len(newest_first)
-        return 200, {"object": "list", "data": data, "has_more": has_more,
+        gte = (query.get("created") or {}).get("gte")
+        found: list[Obj] = []
+        if "ending_before" in query:  # towards newer objects, nearest first
+            for o in objs[index[query["ending_before"]] + 1 :]:
+                if self._matches(o, query):
+                    found.append(o)
+                    if len(found) > limit:
+                        break
+            data = list(reversed(found[:limit]))
+        else:  # towards older objects, newest first
+            start = index[query["starting_after"]] if "starting_after" in query else len(objs)
+            for i in range(start - 1, -1, -1):
+                o = objs[i]
+                if gte is not None and o["created"] < int(gte):
+                    break  # created order: nothing older can match
+                if self._matches(o, query):
+                    found.append(o)
+                    if len(found) > limit:
+                        break
+            data = found[:limit]
+        return 200, {"object": "list", "data": data, "has_more": len(found) > limit,
                      "url": f"/v1/{resource}"}
 
     def _search(self, resource: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
