@@ -164,3 +164,42 @@ def test_a_cursor_older_than_the_event_retention_is_not_used(
     assert result.new_events == 1
     assert "ending_before" not in server.requests[0]
     assert f"created[gte]={now - 3600}" in server.requests[0]
+
+
+def test_a_rate_limit_mid_read_commits_nothing_and_the_next_run_recovers(
+    fake: Any, store: SqlCursorStore
+) -> None:
+    server, url = fake
+    pays = Payments(server)
+    for i in range(150):
+        pays.add(T0 - 1000 + i, failed=i < 15)
+    sleeps: list[float] = []
+    options = FailureRateOptions(type="payment_failure_rate", min_volume=1)
+    c = PaymentFailureRate("failures", api_for(url, sleeps, rate_limit_retries=1), store, options)
+    c.collect(context(T0))  # backfill: 2 pages
+    for i in range(250):
+        pays.add(T0 + 1 + i)
+    server.requests.clear()
+    server.faults += [("ok", 0), ("429", 2), ("429", 2)]  # page 2 of 3 refused twice
+    with pytest.raises(Exception, match="rate limited"):
+        c.collect(context(T0 + 300))
+    assert len(server.requests) == 3 and sleeps == [2]
+    result = values(list(c.collect(context(T0 + 301))))
+    assert result["stripe.payments_succeeded"] == 135 + 250
+    assert result["stripe.payments_failed"] == 15
+    assert result["stripe.requests"] == 3
+
+
+def test_each_connect_account_has_its_own_cursor(fake: Any, store: SqlCursorStore) -> None:
+    server, url = fake
+    Payments(server).add(T0 - 30)
+    options = FailureRateOptions(type="payment_failure_rate", min_volume=1)
+    api = api_for(url, accounts=("acct_1Aa", "acct_2Bb"))
+    c = PaymentFailureRate("failures", api, store, options)
+    ms = list(c.collect(context(T0)))
+    rates = {m.tags: m.value for m in ms if m.name == "stripe.payments_succeeded"}
+    assert rates == {("account:acct_1Aa",): 1, ("account:acct_2Bb",): 1}
+    assert store.load("failures/acct_1Aa") is not None
+    assert store.load("failures/acct_2Bb") is not None
+    assert values(ms)["stripe.requests"] == 2
+    assert server.accounts == ["acct_1Aa", "acct_2Bb"]
