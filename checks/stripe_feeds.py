@@ -3,7 +3,7 @@ payment_failure_rate, disputes_opened, payouts_failed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -25,7 +25,11 @@ class FeedCheckOptions(StripeCheckOptions):
     backfill_max_pages: int = Field(default=20, ge=1, le=500, description="first-run read cap")
 
 
-def _object(event: Event) -> dict[str, Any]:
+Samples = Callable[[str], tuple[str, ...]]
+"""The window's sample ids for a count key."""
+
+
+def event_object(event: Event) -> dict[str, Any]:
     obj = event.get("data", {}).get("object", {})
     return obj if isinstance(obj, dict) else {}
 
@@ -51,7 +55,7 @@ class FeedCheck(StripeCheck):
         raise NotImplementedError
 
     def report(
-        self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
         raise NotImplementedError
 
@@ -79,7 +83,7 @@ class PaymentFailureRate(FeedCheck):
     types = ("payment_intent.succeeded", "payment_intent.payment_failed")
 
     def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        pi = _object(event)
+        pi = event_object(event)
         if event["type"] == "payment_intent.succeeded":
             return [("succeeded", None)]
         err = pi.get("last_payment_error") or {}
@@ -88,7 +92,7 @@ class PaymentFailureRate(FeedCheck):
         return [("failed", pi.get("id")), (f"code:{code}|decline_code:{decline}", None)]
 
     def report(
-        self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
         failed, ok = counts.get("failed", 0), counts.get("succeeded", 0)
         out = [
@@ -117,11 +121,11 @@ class DisputesOpened(FeedCheck):
     types = ("charge.dispute.created",)
 
     def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        d = _object(event)
+        d = event_object(event)
         return [("opened", d.get("id")), (f"reason:{d.get('reason') or 'none'}", None)]
 
     def report(
-        self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
         out = [Measurement("stripe.disputes_opened", counts.get("opened", 0), tags,
                            samples("opened"))]
@@ -141,11 +145,11 @@ class PayoutsFailed(FeedCheck):
     types = ("payout.failed",)
 
     def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        p = _object(event)
+        p = event_object(event)
         return [("failed", p.get("id")), (f"failure_code:{p.get('failure_code') or 'none'}", None)]
 
     def report(
-        self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
         out = [Measurement("stripe.payouts_failed", counts.get("failed", 0), tags,
                            samples("failed"))]
@@ -154,7 +158,9 @@ class PayoutsFailed(FeedCheck):
         return out
 
 
-def _builder(cls: type[FeedCheck]) -> Any:
+def _builder(
+    cls: type[FeedCheck],
+) -> Callable[[str, FeedCheckOptions, Services], FeedCheck]:
     def build(name: str, options: FeedCheckOptions, services: Services) -> FeedCheck:
         return cls(name, services.stripe_client(), services.stripe_cursors(), options)
 

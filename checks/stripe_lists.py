@@ -4,7 +4,7 @@ webhook_health, invoice_payment_failures."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -12,7 +12,7 @@ from pydantic import Field
 from checks.base import CheckType, Services
 from checks.stripe_base import StripeCheck, StripeCheckOptions, account_tags
 from checks.stripe_client import StripeApi
-from checks.stripe_feeds import FeedCheck, FeedCheckOptions
+from checks.stripe_feeds import FeedCheck, FeedCheckOptions, Samples
 from checks.stripe_state import CursorStore
 from monitor.thresholds import Thresholds
 from monitor.types import CheckContext, Measurement
@@ -22,7 +22,7 @@ STUCK_STATUSES = ("requires_action", "processing", "requires_capture")
 
 def count_list(
     api: StripeApi, path: str, params: dict[str, Any], account: str | None, max_pages: int,
-    keep: Any = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[int, list[str]]:
     """Objects a filtered list returns (capped at max_pages pages), and their ids."""
     n, ids = 0, []
@@ -147,7 +147,7 @@ class InvoicePaymentFailures(FeedCheck):
         return [("failed", str(inv.get("id")))]
 
     def report(
-        self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
         return [Measurement("stripe.invoice_payment_failed", counts.get("failed", 0), tags,
                             samples("failed"))]

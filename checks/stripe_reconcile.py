@@ -25,7 +25,7 @@ from checks.sql import bind_names
 from checks.stripe_base import account_tags, scope
 from checks.stripe_client import StripeApi, StripeUnavailable
 from checks.stripe_events import Event
-from checks.stripe_feeds import FeedCheck, FeedCheckOptions, _object
+from checks.stripe_feeds import FeedCheck, FeedCheckOptions, Samples, event_object
 from checks.stripe_state import CursorStore
 from monitor.thresholds import Thresholds
 from monitor.types import CheckContext, Measurement
@@ -77,7 +77,7 @@ class StripeReconciliation(FeedCheck):
         self.opts = options
 
     def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        pi = _object(event)
+        pi = event_object(event)
         return [("succeeded", f"{pi.get('id')} {_charge_id(pi)}")]
 
     def _local_ids(self, since: int, until: int, ctx: CheckContext) -> set[str]:
@@ -129,7 +129,9 @@ class StripeReconciliation(FeedCheck):
                         max(0, len(unmatched) - self.opts.max_lookups), tags),
         ]
 
-    def report(self, counts: dict[str, int], samples: Any, tags: tuple[str, ...]) -> list[Any]:
+    def report(
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
+    ) -> list[Measurement]:
         return []  # measure() reports
 
 
