@@ -132,7 +132,8 @@ class WebhookHealth(StripeCheck):
 
 class InvoiceOptions(FeedCheckOptions):
     judged: ClassVar[tuple[str, ...]] = (
-        "stripe.invoices_past_due", "stripe.invoice_payment_failed",
+        "stripe.invoices_past_due", "stripe.invoices_failed_attempts",
+        "stripe.invoice_payment_failed",
     )
     window_minutes: int = 24 * 60
     thresholds: Thresholds = Field(default=Thresholds(warning=0, critical=25))
@@ -160,6 +161,14 @@ class InvoicePaymentFailures(FeedCheck):
             self.options.max_pages,
         )
         out.append(Measurement("stripe.invoices_past_due", n, account_tags(account),
+                               tuple(ids[: ctx.sample_limit])))
+        # Open invoices Stripe already tried to charge automatically, and failed.
+        n, ids = count_list(
+            self.api, "/v1/invoices",
+            {"status": "open", "collection_method": "charge_automatically"}, account,
+            self.options.max_pages, keep=lambda i: (i.get("attempt_count") or 0) > 0,
+        )
+        out.append(Measurement("stripe.invoices_failed_attempts", n, account_tags(account),
                                tuple(ids[: ctx.sample_limit])))
         return out
 

@@ -96,7 +96,7 @@ def test_invoice_failures_from_events_and_open_invoices_past_due(
     server, url = fake
     invoice = fixture("invoice.json")
     overdue = {**invoice, "id": "in_overdue", "due_date": T0 - 86400}
-    not_due = {**invoice, "id": "in_not_due", "due_date": T0 + 86400}
+    not_due = {**invoice, "id": "in_not_due", "due_date": T0 + 86400, "attempt_count": 0}
     paid = {**invoice, "id": "in_paid", "status": "paid", "due_date": T0 - 86400}
     server.add("invoices", overdue, not_due, paid)
     server.add("events", event("evt_f1", "invoice.payment_failed", T0 - 600, invoice))
@@ -107,6 +107,11 @@ def test_invoice_failures_from_events_and_open_invoices_past_due(
     assert got["stripe.invoice_payment_failed"].samples == ("in_1MtHbELkdIwHu7ixl4OzzPMv",)
     assert got["stripe.invoices_past_due"].value == 1
     assert got["stripe.invoices_past_due"].samples == ("in_overdue",)
+    manual = {**invoice, "id": "in_manual", "collection_method": "send_invoice"}
+    server.add("invoices", manual)
+    got = by_name(check.collect(context(T0 + 60)))
+    assert got["stripe.invoices_failed_attempts"].value == 1  # charged and failed, still open
+    assert got["stripe.invoices_failed_attempts"].samples == ("in_overdue",)
 
 
 def test_decline_codes_from_a_recorded_event(fake: Any, store: SqlCursorStore) -> None:

@@ -110,8 +110,9 @@ class FakeStripe:
             return False
         if "type" in query and obj.get("type") != query["type"]:
             return False
-        if "status" in query and obj.get("status") != query["status"]:
-            return False
+        for key in ("status", "collection_method"):
+            if key in query and obj.get(key) != query[key]:
+                return False
         return not (query.get("delivery_success") == "false" and not obj.get("pending_webhooks"))
 
     def _index(self, resource: str, objs: list[Obj]) -> dict[str, int]:
