@@ -45,7 +45,7 @@ class StripeCheck:
 
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         out: list[Measurement] = []
-        with self.api.counter.scope() as requests:
+        with self.api.counter.scope() as requests, self.api.deadline(ctx.deadline):
             for account in self.api.accounts:
                 out.extend(self.measure(account, ctx))
             # Sinks tag every measurement with `check:<name>` already.

@@ -101,6 +101,16 @@ class StripeApi:
         self._retries = rate_limit_retries
         self._max_backoff = max_backoff_seconds
         self._sleep = sleep
+        self._local = threading.local()
+
+    @contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Back-offs on this thread that would end after `at` (monotonic) give up now."""
+        self._local.deadline = at
+        try:
+            yield
+        finally:
+            self._local.deadline = None
 
     def get(self, path: str, params: Mapping[str, Any], account: str | None) -> dict[str, Any]:
         opts: dict[str, Any] = {"stripe_account": account} if account else {}
@@ -118,8 +128,14 @@ class StripeApi:
                         f"Stripe GET {path}: rate limited (429) after {attempt + 1} attempt(s)"
                     ) from None
                 attempt += 1
-                wait = _retry_after(err) or 0.5 * 2**attempt
-                self._sleep(min(wait, self._max_backoff))
+                wait = min(_retry_after(err) or 0.5 * 2**attempt, self._max_backoff)
+                deadline = getattr(self._local, "deadline", None)
+                if deadline is not None and time.monotonic() + wait > deadline:
+                    raise StripeUnavailable(
+                        f"Stripe GET {path}: rate limited (429); waiting {wait:g}s would pass "
+                        "the check's deadline"
+                    ) from None
+                self._sleep(wait)
             except stripe.AuthenticationError:
                 raise StripeUnavailable(
                     f"Stripe GET {path}: the API key was refused (401)", transient=False

@@ -3,6 +3,7 @@ timeout, request counting, Connect accounts, and no key in any error."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +62,17 @@ def test_persistent_429_is_unknown_and_bounded(fake: Any) -> None:
     assert "rate limited (429) after 3 attempt(s)" in (result.error or "")
     assert len(server.requests) == 3 and len(sleeps) == 2
     assert KEY not in (result.error or "")
+
+
+def test_a_back_off_past_the_check_deadline_gives_up_at_once(fake: Any) -> None:
+    server, url = fake
+    sleeps: list[float] = []
+    server.faults.append(("429", 8))
+    ctx = context(T0)
+    ctx = type(ctx)(ctx.period, ctx.now, deadline=time.monotonic() + 5)
+    with pytest.raises(StripeUnavailable, match="would pass the check's deadline"):
+        past_due(api_for(url, sleeps, max_backoff_seconds=10)).collect(ctx)
+    assert sleeps == [] and len(server.requests) == 1
 
 
 def test_a_500_is_retried_by_stripe_python_then_succeeds(fake: Any) -> None:
