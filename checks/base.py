@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
 from monitor.thresholds import Thresholds
 from monitor.types import Check
+
+if TYPE_CHECKING:
+    from checks.stripe_client import StripeApi
+    from checks.stripe_state import CursorStore
 
 _TAG = re.compile(r"^[A-Za-z][^,|#\s]*$")
 
@@ -42,6 +46,10 @@ class CheckOptions(BaseModel):
     thresholds: Thresholds = Thresholds()
     runbook_url: str | None = None
 
+    def thresholds_for(self, metric: str) -> Thresholds:
+        """The thresholds that judge `metric`; a check type may leave breakdowns unjudged."""
+        return self.thresholds
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
@@ -62,6 +70,10 @@ class Services(Protocol):
     """What a check factory may ask for; built lazily by the CLI or daemon."""
 
     def billing_engine(self) -> Engine: ...
+
+    def stripe_client(self) -> StripeApi: ...
+
+    def stripe_cursors(self) -> CursorStore: ...
 
 
 OptionsT = TypeVar("OptionsT", bound=CheckOptions)

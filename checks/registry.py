@@ -8,6 +8,14 @@ from typing import Any
 from checks.base import CheckType
 from checks.billing import FAILED_CHARGES, MISSING_BILLING_RECORDS, UNBILLED_ORDERS
 from checks.sql import SQL
+from checks.stripe_feeds import DISPUTES_OPENED, PAYMENT_FAILURE_RATE, PAYOUTS_FAILED
+from checks.stripe_lists import (
+    INVOICE_PAYMENT_FAILURES,
+    STUCK_PAYMENT_INTENTS,
+    SUBSCRIPTIONS_PAST_DUE,
+    WEBHOOK_HEALTH,
+)
+from checks.stripe_reconcile import STRIPE_RECONCILIATION
 
 
 def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
@@ -20,5 +28,10 @@ def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
 
 
 CHECK_TYPES: dict[str, CheckType[Any]] = _index(
-    [UNBILLED_ORDERS, MISSING_BILLING_RECORDS, FAILED_CHARGES, SQL]
+    [
+        UNBILLED_ORDERS, MISSING_BILLING_RECORDS, FAILED_CHARGES, SQL,
+        # Stripe (checks/stripe_*.py)
+        PAYMENT_FAILURE_RATE, STUCK_PAYMENT_INTENTS, SUBSCRIPTIONS_PAST_DUE, WEBHOOK_HEALTH,
+        INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED, STRIPE_RECONCILIATION,
+    ]
 )

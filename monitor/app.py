@@ -3,6 +3,7 @@ knows which concrete classes make up the product."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -14,6 +15,8 @@ from sqlalchemy.pool import NullPool
 
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
+from checks.stripe_client import StripeApi, build_stripe_api
+from checks.stripe_state import CursorStore, SqlCursorStore
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
 from monitor.settings import Settings
@@ -44,15 +47,30 @@ class AppServices:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._engine: Engine | None = None
+        self._stripe: StripeApi | None = None
+        self._cursors: CursorStore | None = None
 
     def billing_engine(self) -> Engine:
         if self._engine is None:
             self._engine = open_engine(self._settings.database.url)
         return self._engine
 
+    def stripe_client(self) -> StripeApi:
+        if self._stripe is None:
+            self._stripe = build_stripe_api(self._settings.stripe, os.environ)
+        return self._stripe
+
+    def stripe_cursors(self) -> CursorStore:
+        if self._cursors is None:
+            url = self._settings.stripe.state_url
+            self._cursors = SqlCursorStore(open_engine(url, read_only=False))
+        return self._cursors
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+        if self._stripe is not None:
+            self._stripe.close()
 
 
 def build_checks(settings: Settings, services: AppServices) -> dict[str, PlannedCheck]:

@@ -79,7 +79,7 @@ def _collect(check: Check, ctx: CheckContext, timeout: float) -> Sequence[Measur
 def evaluate(planned: PlannedCheck, measurements: Iterable[Measurement]) -> list[Evaluation]:
     out = []
     for m in measurements:
-        status, crossed = planned.options.thresholds.evaluate(m.value)
+        status, crossed = planned.options.thresholds_for(m.name).evaluate(m.value)
         out.append(Evaluation(m, status, crossed))
     return out
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
+from checks.stripe_config import StripeSection
 from monitor.errors import ConfigError
 from monitor.period import PeriodKind
 
@@ -79,6 +80,7 @@ class Settings(_Section):
     database: DatabaseSection = DatabaseSection()
     period: PeriodSection = PeriodSection()
     statsd: StatsdSection = StatsdSection()
+    stripe: StripeSection = StripeSection()
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
     source: str = "<defaults>"
 

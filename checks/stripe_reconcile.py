@@ -1,0 +1,150 @@
+"""stripe_reconciliation: the application's payments table against Stripe.
+
+Stripe's side comes from `payment_intent.succeeded` events through the
+incremental cursor (each succeeded PaymentIntent and its charge kept for the
+window). The application's side is a configurable query (default: the
+reference schema's billing_records.stripe_payment_intent_id). Ids may be
+PaymentIntents (`pi_`) or, from older integrations, Charges (`ch_`): a charge
+is matched through its PaymentIntent, looked up when needed (capped per run).
+Reported: succeeded in Stripe with no local record (older than a grace
+period), and local records whose PaymentIntent is not succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+from sqlalchemy import DateTime, Engine, bindparam, text
+
+from checks.base import CheckType, Services
+from checks.deadline import database_deadline
+from checks.sql import bind_names
+from checks.stripe_base import account_tags, scope
+from checks.stripe_client import StripeApi, StripeUnavailable
+from checks.stripe_events import Event
+from checks.stripe_feeds import FeedCheck, FeedCheckOptions, Samples, event_object
+from checks.stripe_state import CursorStore
+from monitor.thresholds import Thresholds
+from monitor.types import CheckContext, Measurement
+
+DEFAULT_QUERY = """SELECT b.stripe_payment_intent_id FROM billing_records b
+WHERE b.stripe_payment_intent_id IS NOT NULL
+  AND b.billed_at >= :since AND b.billed_at < :until"""
+_ALL = 10**7
+
+
+class ReconcileOptions(FeedCheckOptions):
+    judged: ClassVar[tuple[str, ...]] = (
+        "stripe.reconciliation_missing_local", "stripe.reconciliation_not_succeeded",
+    )
+    window_minutes: int = 24 * 60
+    query: str = Field(default=DEFAULT_QUERY, description="local payment ids, :since to :until")
+    grace_minutes: int = Field(default=15, ge=0, description="let the app record a payment")
+    max_lookups: int = Field(default=50, ge=0, le=1000, description="Stripe retrieves per run")
+    thresholds: Thresholds = Field(default=Thresholds(critical=0))
+    description: str = "Payments Stripe and the application disagree about"
+
+    @field_validator("query")
+    @classmethod
+    def _binds(cls, v: str) -> str:
+        unknown = bind_names(v) - {"since", "until"}
+        if unknown:
+            raise ValueError(f"unknown query parameter(s) {sorted(unknown)}; known: :since, :until")
+        return v
+
+
+def _charge_id(pi: dict[str, Any]) -> str:
+    lc = pi.get("latest_charge")  # an id, or the object when expanded
+    return str(lc.get("id") if isinstance(lc, dict) else lc or "")
+
+
+class StripeReconciliation(FeedCheck):
+    types = ("payment_intent.succeeded",)
+
+    def __init__(
+        self, name: str, api: StripeApi, store: CursorStore, engine: Engine,
+        options: ReconcileOptions,
+    ) -> None:
+        super().__init__(name, api, store, options)
+        self._engine = engine
+        self._query = text(options.query).bindparams(
+            bindparam("since", type_=DateTime(timezone=True)),
+            bindparam("until", type_=DateTime(timezone=True)),
+        )
+        self.opts = options
+
+    def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
+        pi = event_object(event)
+        return [("succeeded", f"{pi.get('id')} {_charge_id(pi)}")]
+
+    def _local_ids(self, since: int, until: int, ctx: CheckContext) -> set[str]:
+        params = {"since": datetime.fromtimestamp(since, UTC),
+                  "until": datetime.fromtimestamp(until, UTC)}
+        with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
+            ids = {str(i) for i in conn.execute(self._query, params).scalars() if i}
+            conn.rollback()
+        return ids
+
+    def _status(self, local_id: str, account: str | None) -> str:
+        """The PaymentIntent status behind a pi_ or ch_ id (a charge without one: its own)."""
+        try:
+            if local_id.startswith("ch_"):
+                charge = self.api.get(f"/v1/charges/{local_id}", {}, account)
+                pi_id = charge.get("payment_intent")
+                if not pi_id:
+                    return str(charge.get("status"))
+                local_id = str(pi_id.get("id") if isinstance(pi_id, dict) else pi_id)
+            return str(self.api.get(f"/v1/payment_intents/{local_id}", {}, account)["status"])
+        except StripeUnavailable as exc:
+            if exc.status == 404:
+                return "missing"
+            raise
+
+    def measure(self, account: str | None, ctx: CheckContext) -> list[Measurement]:
+        key = scope(self.name, account)
+        now = int(ctx.now.timestamp())
+        self._reader.read(key, account, now, self.feed, self.classify)
+        since, until = now - self.feed.window_seconds, now - self.opts.grace_minutes * 60
+        pairs = [s.split(" ") for s in self._store.samples(key, "succeeded", since, _ALL, until)]
+        pi_ids = {p[0] for p in pairs}
+        charge_to_pi = {p[1]: p[0] for p in pairs if len(p) > 1 and p[1]}
+        local = self._local_ids(since, until, ctx)
+        local_pis = {charge_to_pi.get(i, i) for i in local}
+        missing_local = sorted(pi_ids - local_pis)
+        unmatched = sorted(i for i in local if charge_to_pi.get(i, i) not in pi_ids)
+        not_succeeded: list[str] = []
+        for local_id in unmatched[: self.opts.max_lookups]:
+            if self._status(local_id, account) != "succeeded":
+                not_succeeded.append(local_id)
+        tags, limit = account_tags(account), ctx.sample_limit
+        return [
+            Measurement("stripe.reconciliation_missing_local", len(missing_local), tags,
+                        tuple(missing_local[:limit])),
+            Measurement("stripe.reconciliation_not_succeeded", len(not_succeeded), tags,
+                        tuple(not_succeeded[:limit])),
+            Measurement("stripe.reconciliation_unchecked",
+                        max(0, len(unmatched) - self.opts.max_lookups), tags),
+        ]
+
+    def report(
+        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
+    ) -> list[Measurement]:
+        return []  # measure() reports
+
+
+def build_reconciliation(
+    name: str, options: ReconcileOptions, services: Services
+) -> StripeReconciliation:
+    return StripeReconciliation(
+        name, services.stripe_client(), services.stripe_cursors(), services.billing_engine(),
+        options,
+    )
+
+
+STRIPE_RECONCILIATION = CheckType(
+    "stripe_reconciliation", ReconcileOptions, build_reconciliation,
+    "succeeded in Stripe with no local record; local records not succeeded in Stripe",
+)
