@@ -76,6 +76,11 @@ def dashboard(settings: Settings) -> dict[str, Any]:
         ]
         widgets.append(_timeseries(_title(metric), f"max:{ns}{metric}{{{scope}}} by {{check}}",
                                    markers))
+    widgets.append({"definition": {
+        "type": "check_status", "title": "Check Health (service check)",
+        "check": f"{ns}health", "grouping": "cluster", "group_by": ["check"],
+        "tags": scope.split(","),
+    }})
     widgets.append(_timeseries("Check Status (0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN)",
                                f"max:{ns}check.status{{{scope}}} by {{check}}", []))
     widgets.append(_timeseries("Check Duration (seconds)",
@@ -129,8 +134,8 @@ def monitors(settings: Settings) -> list[dict[str, Any]]:
         # Datadog needs a critical level; a warning-only check alerts at its
         # warning level without paging.
         pages = t.critical is not None
-        critical = t.critical if t.critical is not None else t.warning
-        thresholds: dict[str, float] = {"critical": critical}  # type: ignore[dict-item]
+        critical = float(t.critical if t.critical is not None else t.warning or 0)
+        thresholds: dict[str, float] = {"critical": critical}
         if t.warning is not None and pages:
             thresholds["warning"] = t.warning
         for level in ("critical", "warning"):
@@ -156,7 +161,36 @@ def monitors(settings: Settings) -> list[dict[str, Any]]:
                 "renotify_interval": 0,
             },
         })
+    out.append(_health_monitor(settings))
     return out
+
+
+def _health_monitor(settings: Settings) -> dict[str, Any]:
+    """The service check every run sends: UNKNOWN (a check could not run)
+    and silence are visible even for checks without thresholds. It does not
+    page: the threshold monitors above do, and a check that cannot run is
+    paged by the daemon itself."""
+    ns, env, service = settings.statsd.namespace, settings.monitor.env, settings.monitor.service
+    gaps = [max_gap_minutes(o.schedule, settings.daemon.timezone)
+            for o in settings.checks.values()]
+    minutes, _ = window_for(max(gaps, default=10080))
+    return {
+        "name": "[Billing] check health",
+        "type": "service check",
+        "query": f'"{ns}health".over("env:{env}","service:{service}").by("check")'
+                 f".last(2).count_by_status()",
+        "message": "{{#is_alert}}Billing check {{check.name}} could not run or is critical."
+                   "{{/is_alert}}\n{{#is_no_data}}The billing monitor stopped reporting."
+                   "{{/is_no_data}}",
+        "tags": [f"env:{env}", f"service:{service}", "managed-by:billing-monitor"],
+        "priority": 3,
+        "options": {
+            "thresholds": {"critical": 1, "warning": 1, "ok": 1},
+            "notify_no_data": True,
+            "no_data_timeframe": 2 * minutes,
+            "renotify_interval": 0,
+        },
+    }
 
 
 def write(settings: Settings, out: Path) -> list[Path]:
