@@ -12,7 +12,14 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -81,6 +88,9 @@ class MonitorMetrics:
     """Every Prometheus metric of the daemon, in one registry."""
 
     def __init__(self, prefix: str = "billing_", registry: CollectorRegistry | None = None) -> None:
+        # `*_created` series double the output for no use to us (and to
+        # Datadog's OpenMetrics check). The switch is process-wide in the client.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         r = registry if registry is not None else CollectorRegistry()
         self.registry = r
         self.prefix = prefix
