@@ -124,6 +124,14 @@ class MonitorMetrics:
         self.stripe_requests = Counter(f"{p}stripe_requests", "Requests made to the Stripe API",
                                        ["resource", "outcome"], registry=r)
 
+    def missed(self, job: str) -> None:
+        """A scheduled run was skipped (APScheduler EVENT_JOB_MISSED/MAX_INSTANCES)."""
+        self.jobs_missed.labels(job).inc()
+
+    def failed(self, job: str) -> None:
+        """A scheduled job raised (EVENT_JOB_ERROR)."""
+        self.jobs_failed.labels(job).inc()
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -56,9 +56,10 @@ class Daemon:
         self._watchdog_s = watchdog_s
         self._inflight = InFlight()
         self._retired: list[Wiring] = []
+        self._stopping = False
         self.wiring = build(settings, metrics)
         self.scheduler = scheduler or sched.make_scheduler(settings.daemon)
-        sched.listen(self.scheduler, _Counters(metrics))
+        sched.listen(self.scheduler, metrics)
         self.started_at = clock()
         self.last_cycle: datetime | None = None
         self.max_cycle_age = self._max_age(settings)
@@ -81,7 +82,8 @@ class Daemon:
         """One scheduled job: run the check, deliver, then the after-run hooks."""
         with self._inflight:
             wiring = self.wiring
-            if name not in wiring.runner.checks:  # removed by a reload meanwhile
+            # Removed by a reload meanwhile, or queued in the pool when a stop came.
+            if name not in wiring.runner.checks or self._stopping:
                 return None
             rid = str(uuid.uuid4())
             self._call("liveness.start", self._hooks.liveness.start, rid)
@@ -169,6 +171,7 @@ class Daemon:
         """Stop scheduling, let in-flight checks finish within the bound, run
         the stop hooks, close the sinks. False if something was still running."""
         self._notifier.notify("STOPPING=1")
+        self._stopping = True
         bound = self.settings.daemon.shutdown_timeout_seconds if timeout is None else timeout
         deadline = time.monotonic() + bound
         log.info("stopping: waiting up to %gs for %d running checks", bound,
@@ -229,17 +232,6 @@ class Daemon:
             log.error("hook %s failed: %s", what, describe_error(exc))
             self.metrics.jobs_failed.labels(f"hook:{what}").inc()
             return default
-
-
-class _Counters:
-    def __init__(self, metrics: MonitorMetrics) -> None:
-        self._m = metrics
-
-    def missed(self, job: str) -> None:
-        self._m.jobs_missed.labels(job).inc()
-
-    def failed(self, job: str) -> None:
-        self._m.jobs_failed.labels(job).inc()
 
 
 def _fields(result: dict[str, Any]) -> dict[str, Any]:

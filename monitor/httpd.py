@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,13 +75,18 @@ def _handler(metrics: Callable[[], bytes], health: Health) -> type[BaseHTTPReque
     return Handler
 
 
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class HttpEndpoint:
     def __init__(self, host: str, port: int, metrics: Callable[[], bytes], health: Health) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(metrics, health))
+        server = _Server6 if ":" in host else ThreadingHTTPServer  # "::1" binds IPv6
+        self._server = server((host, port), _handler(metrics, health))
         self._server.daemon_threads = True
         bound = self._server.server_address
         self.port = int(bound[1])
-        self.address = f"http://{host}:{self.port}"
+        self.address = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="http",
                                         daemon=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,12 +16,15 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.date import DateTrigger
 
 from alerts.prometheus import MonitorMetrics
+from checks.base import CheckOptions
+from monitor.app import period_for
 from monitor.daemon import Daemon
 from monitor.errors import ConfigError
 from monitor.hooks import Hooks
+from monitor.runner import PlannedCheck, Runner
 from monitor.settings import Settings, load_settings
-from monitor.types import RunReport, Status
-from monitor.wiring import build_wiring
+from monitor.types import Measurement, RunReport, Status
+from monitor.wiring import Wiring, build_wiring
 from tests.daemon_helpers import NOW, make_demo_db, write_config
 from tests.peers.statsd import UdpListener
 
@@ -249,3 +253,49 @@ def test_settings_sections_have_safe_defaults() -> None:
     s = Settings()
     assert s.http.host == "127.0.0.1"
     assert s.daemon.misfire_grace_seconds > 1 and s.daemon.timezone == "UTC"
+
+
+class Hang:
+    """A check stuck in its database call until released."""
+
+    def __init__(self, name: str, release: threading.Event) -> None:
+        self.name = name
+        self._release = release
+
+    def collect(self, ctx: object) -> list[Measurement]:
+        self._release.wait(30)
+        return []
+
+
+def test_a_hung_check_is_cut_off_and_blocks_neither_others_nor_its_next_run(
+    config: Path,
+) -> None:
+    release = threading.Event()
+
+    def build(s: Settings, m: MonitorMetrics) -> Wiring:
+        wiring = build_wiring(s, m, clock=lambda: NOW)
+        opts = CheckOptions(type="sql", timeout_seconds=0.1)
+        checks = {**wiring.runner.checks, "hang": PlannedCheck(Hang("hang", release), opts)}
+        wiring.runner = Runner(checks, wiring.sinks, period_for(s), clock=lambda: NOW)
+        return wiring
+
+    settings = load_settings(config, {})
+    d = Daemon(settings, load=lambda: settings, build=build, metrics=MonitorMetrics(),
+               hooks=Hooks(), notifier=Recorder(), clock=lambda: NOW)
+    try:
+        results = []
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = [pool.submit(d.run_check, n) for n in ("hang", "unbilled_orders", "hang")]
+            results = [f.result(timeout=30) for f in futures]
+        statuses = [r.results[0].status if r else None for r in results]
+        assert statuses == [Status.UNKNOWN, Status.CRIT, Status.UNKNOWN]
+        assert "timed out" in (results[0].results[0].error or "")  # type: ignore[union-attr]
+        assert sample(d, "billing_check_errors_total", check="hang") == 2
+    finally:
+        release.set()
+
+
+def test_jobs_queued_when_a_stop_comes_do_not_run(daemon: Daemon) -> None:
+    daemon.start()
+    assert daemon.stop() is True
+    assert daemon.run_check("unbilled_orders") is None

@@ -135,3 +135,19 @@ def test_tag_and_metric_name_mapping() -> None:
     assert metric_name("billing.", "check.status") == "billing_check_status"
     assert tag_labels(["env:prod", "canary", "a-b:c:d", "__x:y"]) == {
         "env": "prod", "canary": "true", "a_b": "c:d"}
+
+
+def test_an_ipv6_loopback_host_binds() -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this kernel")
+    try:
+        endpoint = HttpEndpoint("::1", 0, MonitorMetrics().exposition, Health())
+    except OSError as exc:
+        pytest.skip(f"::1 not available here: {exc}")
+    endpoint.start()
+    try:
+        assert httpx.get(f"{endpoint.address}/healthz").status_code == 200
+    finally:
+        endpoint.close()
