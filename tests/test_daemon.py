@@ -299,3 +299,10 @@ def test_jobs_queued_when_a_stop_comes_do_not_run(daemon: Daemon) -> None:
     daemon.start()
     assert daemon.stop() is True
     assert daemon.run_check("unbilled_orders") is None
+
+
+def test_the_example_config_documents_the_defaults() -> None:
+    from monitor.settings import DaemonSection, HttpSection, LoggingSection
+
+    s = load_settings(Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml", {})
+    assert (s.daemon, s.http, s.logging) == (DaemonSection(), HttpSection(), LoggingSection())
