@@ -91,7 +91,8 @@ def value(p: Proc, name: str, **labels: str) -> float | None:
     return None
 
 
-def start(tmp_path: Path, config: Path, *args: str, port: int = 0) -> Proc:
+def start(tmp_path: Path, config: Path, *args: str, port: int = 0,
+          extra_env: dict[str, str] | None = None) -> Proc:
     sock_path = tmp_path / "notify.sock"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(sock_path))
@@ -101,6 +102,7 @@ def start(tmp_path: Path, config: Path, *args: str, port: int = 0) -> Proc:
     env.update(SECRETS)
     env.pop("BILLING_MONITOR_DATABASE_URL")  # the demo database comes from the config
     env["NOTIFY_SOCKET"] = str(sock_path)
+    env.update(extra_env or {})
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen([str(BIN), "--config", str(config), *args], env=env,
@@ -174,12 +176,15 @@ def test_the_daemon_lifecycle_end_to_end(daemon: tuple[Proc, Path, Path]) -> Non
             assert secret not in text, f"{name} leaked to {where}"
 
 
-def test_sigint_also_stops_cleanly(tmp_path: Path) -> None:
+def test_watchdog_pings_and_sigint_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path), http_port=port)
-    p = start(tmp_path, config, "run", port=port)
+    # WatchdogSec=0.2s: pings every 0.1 s while the scheduler runs.
+    p = start(tmp_path, config, "run", port=port, extra_env={"WATCHDOG_USEC": "200000"})
     try:
         p.messages(until="READY=1")
+        p.messages(until="WATCHDOG=1")
+        p.messages(until="WATCHDOG=1")
         p.signal(signal.SIGINT)
         p.messages(until="STOPPING=1")
         assert p.proc.wait(timeout=BOUND) == 0
