@@ -28,7 +28,7 @@ from monitor.runner import Clock, describe_error, utc_now
 from monitor.settings import Settings
 from monitor.systemd import Notifier, reloading_message
 from monitor.types import RunReport, Status
-from monitor.wiring import Wiring, WiringFactory
+from monitor.wiring import Scrub, Wiring, WiringFactory, same, scrub_result
 
 log = logging.getLogger("billing_monitor.daemon")
 
@@ -46,6 +46,7 @@ class Daemon:
         scheduler: BackgroundScheduler | None = None,
         clock: Clock = utc_now,
         watchdog_s: float | None = None,
+        scrub: Scrub = same,
     ) -> None:
         self._load = load
         self._build = build
@@ -54,6 +55,7 @@ class Daemon:
         self._notifier = notifier
         self._clock = clock
         self._watchdog_s = watchdog_s
+        self._scrub = scrub
         self._inflight = InFlight()
         self._retired: list[Wiring] = []
         self._stopping = False
@@ -88,6 +90,7 @@ class Daemon:
             rid = str(uuid.uuid4())
             self._call("liveness.start", self._hooks.liveness.start, rid)
             report = wiring.runner.run([name])
+            report.results = [scrub_result(r, self._scrub) for r in report.results]
             for result in report.results:
                 log.info("check %s %s in %.3fs", result.check, result.status.label,
                          result.duration_s, extra=_fields(result.to_dict()))

@@ -18,7 +18,7 @@ from monitor.errors import ExitCode
 from monitor.hooks import build_hooks
 from monitor.httpd import make_endpoint
 from monitor.lifecycle import SignalInbox
-from monitor.logs import LogFormat, configure
+from monitor.logs import LogFormat, Redactor, configure
 from monitor.settings import Settings, load_settings
 from monitor.systemd import notifier_from_env, watchdog_interval
 from monitor.wiring import build_wiring
@@ -35,16 +35,18 @@ def serve(config: Path, *, log_format: LogFormat | None, log_level: str | None,
           run_now: bool = False) -> int:
     loaded = load_credentials(os.environ)
     settings = load_settings(config, os.environ)
-    configure(log_format or settings.logging.format, log_level or settings.logging.level,
-              secret_values(os.environ))
+    secrets = secret_values(os.environ)
+    configure(log_format or settings.logging.format, log_level or settings.logging.level, secrets)
+    scrub = Redactor(secrets).scrub
     if loaded:
         log.info("loaded credentials: %s", ", ".join(v.lower() for v in loaded))
     metrics = MonitorMetrics(prefix=metric_name("", settings.statsd.namespace))
     hooks = build_hooks(settings, metrics)
     notifier = notifier_from_env(os.environ)
     daemon = Daemon(
-        settings, load=lambda: _loader(config), build=build_wiring, metrics=metrics,
-        hooks=hooks, notifier=notifier, watchdog_s=watchdog_interval(os.environ),
+        settings, load=lambda: _loader(config), metrics=metrics, hooks=hooks,
+        build=lambda s, m: build_wiring(s, m, scrub=scrub), scrub=scrub,
+        notifier=notifier, watchdog_s=watchdog_interval(os.environ),
     )
     try:
         endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health)

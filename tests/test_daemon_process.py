@@ -123,7 +123,9 @@ def daemon(tmp_path: Path, statsd: UdpListener) -> Iterator[tuple[Proc, Path, Pa
     p.notify.close()
 
 
-def test_the_daemon_lifecycle_end_to_end(daemon: tuple[Proc, Path, Path]) -> None:
+def test_the_daemon_lifecycle_end_to_end(
+    daemon: tuple[Proc, Path, Path], statsd: UdpListener
+) -> None:
     p, config, db = daemon
     assert any(m.startswith("READY=1") for m in p.messages(until="READY=1"))
     wait_for("the first run of every check", lambda: all(
@@ -170,9 +172,11 @@ def test_the_daemon_lifecycle_end_to_end(daemon: tuple[Proc, Path, Path]) -> Non
     assert '"check": "unbilled_orders", "status": "CRIT"' in err  # one line per run
 
     # Nothing anywhere shows a secret, though the leaky check's error held one.
-    assert "REDACTED" in err
+    datagrams = "\n".join(statsd.drain())
+    assert "REDACTED" in err and "leaky could not run" in datagrams and "REDACTED" in datagrams
     for name, secret in SECRETS.items():
-        for where, text in (("stderr", err), ("stdout", out), ("http", bodies)):
+        for where, text in (("stderr", err), ("stdout", out), ("http", bodies),
+                            ("DogStatsD", datagrams)):
             assert secret not in text, f"{name} leaked to {where}"
 
 
