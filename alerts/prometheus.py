@@ -95,6 +95,7 @@ class MonitorMetrics:
         self.registry = r
         self.prefix = prefix
         self.values = LastValues(prefix)
+        self.checks_seen: set[str] = set()
         r.register(self.values)
         p = prefix
         self.check_status = Gauge(f"{p}check_status", "Status of the last run: 0 OK, 1 WARN, "
@@ -124,6 +125,15 @@ class MonitorMetrics:
         self.stripe_requests = Counter(f"{p}stripe_requests", "Requests made to the Stripe API",
                                        ["resource", "outcome"], registry=r)
 
+    def forget(self, keep: Iterable[str]) -> None:
+        """After a reload: drop the last values and status of removed checks
+        (counters and histograms keep their history, as Prometheus expects)."""
+        kept = set(keep)
+        self.values.forget(kept)
+        for check in self.checks_seen - kept:
+            self.check_status.remove(check)
+        self.checks_seen &= kept
+
     def missed(self, job: str) -> None:
         """A scheduled run was skipped (APScheduler EVENT_JOB_MISSED/MAX_INSTANCES)."""
         self.jobs_missed.labels(job).inc()
@@ -150,6 +160,7 @@ class PrometheusSink:
         base = {**self._base, **tag_labels(result.tags), "check": result.check}
         m.values.update(result, base)
         m.check_status.labels(result.check).set(int(result.status))
+        m.checks_seen.add(result.check)
         m.check_duration.labels(result.check).observe(result.duration_s)
         m.check_runs.labels(result.check, result.status.label).inc()
         if result.status is Status.UNKNOWN:

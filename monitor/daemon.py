@@ -129,7 +129,7 @@ class Daemon:
         self.wiring = wiring
         self.max_cycle_age = self._max_age(settings)
         self._schedule()
-        self.metrics.values.forget(settings.checks)
+        self.metrics.forget(settings.checks)
         self._close_retired(only_if_idle=True)
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded from %s: %d checks scheduled", settings.source,

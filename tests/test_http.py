@@ -90,8 +90,11 @@ def test_a_reload_forgets_removed_checks() -> None:
     metrics = MonitorMetrics()
     sink = PrometheusSink(metrics)
     sink.emit(result("gone", Status.OK, Measurement("gone", 1)))
-    metrics.values.forget(["kept"])
-    assert "billing_gone" not in families(metrics.exposition().decode())
+    sink.emit(result("kept", Status.WARN, Measurement("kept", 2)))
+    metrics.forget(["kept"])
+    fams = families(metrics.exposition().decode())
+    assert "billing_gone" not in fams and "billing_kept" in fams
+    assert [s.labels["check"] for s in fams["billing_check_status"].samples] == ["kept"]
 
 
 def test_healthz_is_200_when_healthy_and_503_with_reasons(
