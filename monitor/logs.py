@@ -53,6 +53,20 @@ class Redactor:
         return {k: v if k.startswith("_") else self._value(v) for k, v in event.items()}
 
 
+# syslog priorities: journald reads a "<N>" line prefix (SyslogLevelPrefix=),
+# so `journalctl -p warning` works on our lines.
+_PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
+
+
+class JournalPrefixed:
+    def __init__(self, renderer: Any) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, name: str, event: EventDict) -> str:
+        level = str(event.get("level", "info"))
+        return f"<{_PRIORITY.get(level, 6)}>{self._renderer(logger, name, event)}"
+
+
 def resolve_format(fmt: LogFormat, stream: TextIO, env: Mapping[str, str]) -> str:
     """auto: JSON under journald ($JOURNAL_STREAM) or when not a terminal."""
     if fmt != "auto":
@@ -72,7 +86,8 @@ def configure(
 ) -> logging.Handler:
     """Replace the root logger's handlers with one redacting handler."""
     out = stream if stream is not None else sys.stderr
-    chosen = resolve_format(fmt, out, os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    chosen = resolve_format(fmt, out, environ)
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if chosen == "json"
@@ -80,6 +95,8 @@ def configure(
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     )
+    if environ.get("JOURNAL_STREAM"):
+        renderer = JournalPrefixed(renderer)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_log_level,

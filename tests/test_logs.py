@@ -63,6 +63,16 @@ def test_json_lines_carry_the_extra_fields(restore_logging: None) -> None:
     assert line["values"] == {"unbilled_orders": 14.0} and line["duration_s"] == 0.01
 
 
+def test_under_journald_lines_carry_a_syslog_priority(restore_logging: None) -> None:
+    out = io.StringIO()
+    configure("auto", "INFO", [], stream=out, env={"JOURNAL_STREAM": "8:1234"})
+    logging.getLogger("billing_monitor").warning("careful")
+    logging.getLogger("billing_monitor").info("fine")
+    first, second = out.getvalue().splitlines()
+    assert first.startswith("<4>{") and json.loads(first[3:])["event"] == "careful"
+    assert second.startswith("<6>{")
+
+
 def test_console_lines_are_readable(restore_logging: None) -> None:
     out = Tty()
     configure("auto", "INFO", [], stream=out, env={})
