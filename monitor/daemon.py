@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from monitor import scheduler as sched
 from monitor.errors import ConfigError
 from monitor.hooks import Hooks
 from monitor.lifecycle import RELOAD_SIGNALS, RUN_NOW_SIGNALS, InFlight, SignalInbox
+from monitor.logs import check_run_fields
 from monitor.runner import Clock, describe_error, utc_now
 from monitor.settings import Settings
 from monitor.systemd import Notifier, reloading_message
@@ -70,13 +72,12 @@ class Daemon:
     def settings(self) -> Settings:
         return self.wiring.settings
 
-    # -- steps ---------------------------------------------------------------
     def start(self, *, run_now: bool = False) -> None:
         self._schedule(run_now=run_now)
         for job in self._hooks.periodic:
             sched.add_periodic(self.scheduler, job)
         self.scheduler.start()
-        self._notifier.notify(f"READY=1\nSTATUS=running {len(self.settings.checks)} checks")
+        self._notifier.notify(f"READY=1\n{self._status()}")
         log.info("started: %d checks scheduled (%s)", len(self.settings.checks),
                  self.settings.daemon.timezone)
 
@@ -93,7 +94,7 @@ class Daemon:
             report.results = [scrub_result(r, self._scrub) for r in report.results]
             for result in report.results:
                 log.info("check %s %s in %.3fs", result.check, result.status.label,
-                         result.duration_s, extra=_fields(result.to_dict()))
+                         result.duration_s, extra=check_run_fields(result.to_dict()))
             for sink, _check, _error in report.sink_errors:
                 self.metrics.sink_errors.labels(sink).inc()
             for hook in self._hooks.after_run:
@@ -134,7 +135,7 @@ class Daemon:
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded from %s: %d checks scheduled", settings.source,
                  len(settings.checks))
-        self._notifier.notify("READY=1")
+        self._notifier.notify(f"READY=1\n{self._status()}")
         return True
 
     def run_all_now(self) -> int:
@@ -185,8 +186,7 @@ class Daemon:
         if not finished:
             log.warning("stopping with %d checks still running after %gs",
                         self._inflight.count, bound)
-        for hook in self._hooks.on_stop:
-            self._call(getattr(hook, "__name__", "on_stop"), hook)
+        self._run_stop_hooks(deadline)
         self._retired.append(self.wiring)
         self._close_retired(only_if_idle=False)
         return finished
@@ -206,7 +206,6 @@ class Daemon:
             if self._watchdog_s is not None and self.scheduler.state == STATE_RUNNING:
                 self._notifier.notify("WATCHDOG=1")
 
-    # -- helpers -------------------------------------------------------------
     def _schedule(self, *, run_now: bool = False) -> None:
         triggers = sched.check_triggers(self.settings)
         jobs = sched.apply_jobs(self.scheduler, triggers, self.run_check, self.settings.daemon,
@@ -222,6 +221,21 @@ class Daemon:
         return 2 * (gap or timedelta(days=7)) + timedelta(
             seconds=timeout + d.misfire_grace_seconds)
 
+    def _status(self) -> str:
+        return f"STATUS=running {len(self.settings.checks)} checks"
+
+    def _run_stop_hooks(self, deadline: float) -> None:
+        """E.g. a last outbox drain; abandoned (logged) at the shutdown bound."""
+        for hook in self._hooks.on_stop:
+            name = getattr(hook, "__name__", "on_stop")
+            worker = threading.Thread(target=self._call, args=(name, hook), daemon=True,
+                                      name=f"stop-{name}")
+            worker.start()
+            # At least a moment even when in-flight checks used the whole bound.
+            worker.join(max(2.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                log.warning("stop hook %s still running at the shutdown bound; abandoned", name)
+
     def _close_retired(self, *, only_if_idle: bool) -> None:
         if only_if_idle and self._inflight.count:
             return
@@ -235,12 +249,3 @@ class Daemon:
             log.error("hook %s failed: %s", what, describe_error(exc))
             self.metrics.jobs_failed.labels(f"hook:{what}").inc()
             return default
-
-
-def _fields(result: dict[str, Any]) -> dict[str, Any]:
-    """The structured fields of a check-run log line (no sample ids)."""
-    values = {m["name"] + "".join(f",{t}" for t in m["tags"]): m["value"]
-              for m in result["measurements"]}
-    return {"check": result["check"], "status": result["status"],
-            "duration_s": result["duration_s"], "period": result["period"],
-            "values": values, "error": result["error"]}

@@ -137,3 +137,13 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
         "uncaught exception in thread %s", name,
         exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
     )
+
+
+def check_run_fields(result: dict[str, Any]) -> dict[str, Any]:
+    """The structured fields of the one log line per check run (CheckResult.to_dict
+    without the sample ids): check, status, duration_s, period, values, error."""
+    values = {m["name"] + "".join(f",{t}" for t in m["tags"]): m["value"]
+              for m in result["measurements"]}
+    return {"check": result["check"], "status": result["status"],
+            "duration_s": result["duration_s"], "period": result["period"],
+            "values": values, "error": result["error"]}
