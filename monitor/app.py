@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from alerts.prometheus import MonitorMetrics, PrometheusSink
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
 from checks.stripe_client import StripeApi, build_stripe_api
@@ -96,11 +97,20 @@ def _same(client: StatsdClient) -> StatsdClient:
     return client
 
 
+def prometheus_sink(settings: Settings, metrics: MonitorMetrics | None) -> Sink:
+    """In memory; served on /metrics by the daemon, which passes `metrics`."""
+    if metrics is None:
+        return NullSink("prometheus")
+    return PrometheusSink(metrics, [*base_tags(settings), *settings.statsd.tags])
+
+
 def build_sinks(
-    settings: Settings, wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same
+    settings: Settings,
+    wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same,
+    metrics: MonitorMetrics | None = None,
 ) -> list[Sink]:
     """Every sink, in delivery order; an unconfigured one is a NullSink."""
-    return [statsd_sink(settings, wrap_statsd)]
+    return [statsd_sink(settings, wrap_statsd), prometheus_sink(settings, metrics)]
 
 
 def period_for(settings: Settings) -> Callable[[datetime], Period]:

@@ -1,4 +1,4 @@
-"""`billing-monitor`: check, validate, demo.
+"""`billing-monitor`: check, validate, demo, run, export.
 
 Exit codes (also in the README): 0 all OK, 1 a warning, 2 a critical, 3 a
 check could not run, 64 bad command line, 70 internal error, 78 bad config.
@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"billing-monitor {__version__}")
     p.add_argument("--config", metavar="PATH", help="config file (default: $BILLING_MONITOR_"
                    "CONFIG, then /etc/billing-monitor/billing-monitor.toml)")
-    p.add_argument("--log-level", default="WARNING",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING")
+    p.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="default WARNING (run: [logging].level)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="run checks once through all sinks; exit 0/1/2/3")
     c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", metavar="DIR", help="where to create the demo database "
                    "(default: a new temporary directory)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    r = sub.add_parser("run", help="run the checks on their schedules until SIGTERM (the daemon)")
+    r.add_argument("--log-format", choices=["auto", "json", "console"], default=None,
+                   help="default [logging].format: JSON under journald or when not a terminal")
+    r.add_argument("--run-now", action="store_true", help="also run every check once at start")
+    e = sub.add_parser("export", help="write generated artefacts (Datadog dashboard, monitors)")
+    e.add_argument("target", choices=["datadog"])
+    e.add_argument("--out", metavar="DIR", default="deploy/datadog",
+                   help="directory to write into (default: deploy/datadog)")
     return p
 
 
@@ -175,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+    logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":
         # UDP is fire and forget: with no agent listening, DogStatsd logs every
@@ -183,7 +191,16 @@ def run(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("datadog.dogstatsd").setLevel(logging.ERROR)
     if args.command == "demo":
         return cmd_demo(args)
+    if args.command == "run":
+        from monitor.service import serve
+
+        return serve(resolve_config_path(args.config, os.environ), log_format=args.log_format,
+                     log_level=args.log_level, run_now=args.run_now)
     settings = load_settings(resolve_config_path(args.config, os.environ))
+    if args.command == "export":
+        from monitor.export_datadog import cmd_export
+
+        return cmd_export(settings, Path(args.out))
     if args.command == "check":
         return cmd_check(args, settings)
     return cmd_validate(args, settings)

@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -75,12 +75,55 @@ class StatsdSection(_Section):
     tags: tuple[str, ...] = ()
 
 
+def _zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC)") from None
+    return v
+
+
+class DaemonSection(_Section):
+    """`billing-monitor run`: scheduling and lifecycle (monitor/daemon.py)."""
+
+    timezone: str = "UTC"  # the zone the checks' cron schedules are read in
+    # A run that starts late by up to this much still runs (APScheduler's own
+    # default of 1 s silently skips runs after a pause or a busy pool).
+    misfire_grace_seconds: int = Field(default=300, ge=1, le=86400)
+    jitter_seconds: int = Field(default=0, ge=0, le=3600)
+    max_workers: int = Field(default=4, ge=1, le=64)
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # /healthz fails when no check run completed for this long; default: twice
+    # the shortest gap between scheduled runs plus the longest timeout.
+    max_cycle_age_seconds: float | None = Field(default=None, gt=0)
+
+    _tz = field_validator("timezone")(_zone)
+
+
+class HttpSection(_Section):
+    """/metrics and /healthz (monitor/httpd.py). Loopback unless told otherwise."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9465, ge=0, le=65535)
+
+
+class LoggingSection(_Section):
+    """auto: JSON under journald or when stderr is not a terminal."""
+
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class Settings(_Section):
     monitor: MonitorSection = MonitorSection()
     database: DatabaseSection = DatabaseSection()
     period: PeriodSection = PeriodSection()
     statsd: StatsdSection = StatsdSection()
     stripe: StripeSection = StripeSection()
+    daemon: DaemonSection = DaemonSection()
+    http: HttpSection = HttpSection()
+    logging: LoggingSection = LoggingSection()
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
     source: str = "<defaults>"
 

@@ -1,0 +1,66 @@
+"""Secrets from systemd credentials (LoadCredential=) into the environment
+variables the product reads, and the list of values logs must never show.
+
+Under systemd, `LoadCredential=stripe_api_key:/etc/billing-monitor/credentials/stripe_api_key`
+puts the file, readable only by the service, in $CREDENTIALS_DIRECTORY. Each
+credential is named after its variable, in lower case. A variable already set
+in the environment wins, so a developer can still export one by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+log = logging.getLogger("billing_monitor.credentials")
+
+SECRET_ENV = (
+    "PAGERDUTY_ROUTING_KEY",
+    "STRIPE_API_KEY",
+    "SLACK_WEBHOOK_URL",
+    "GOOGLE_CHAT_WEBHOOK_URL",
+    "BILLING_MONITOR_DATABASE_URL",
+    "BILLING_MONITOR_PING_URL",
+)
+# Shorter values would redact ordinary words; real secrets are far longer.
+MIN_SECRET_LENGTH = 6
+
+
+def load_credentials(env: MutableMapping[str, str]) -> list[str]:
+    """Fill unset secret variables from $CREDENTIALS_DIRECTORY; returns the
+    names loaded (never the values)."""
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return []
+    loaded = []
+    for var in SECRET_ENV:
+        path = Path(directory) / var.lower()
+        if env.get(var) or not path.is_file():
+            continue
+        try:
+            value = path.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("credential %s unreadable: %s", var.lower(), type(exc).__name__)
+            continue
+        if value:
+            env[var] = value
+            loaded.append(var)
+    return loaded
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """Every secret value to scrub from output, with a database URL's password
+    on its own too (drivers may echo parts of a URL)."""
+    values = [env[v] for v in SECRET_ENV if env.get(v)]
+    for v in list(values):
+        try:
+            password = make_url(v).password
+        except (ArgumentError, ValueError):
+            continue
+        if password:
+            values.append(str(password))
+    return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)

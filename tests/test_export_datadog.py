@@ -1,0 +1,110 @@
+"""Datadog as code: the committed exports are what the config generates, and
+the generated monitors and dashboard follow the checks' thresholds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from checks.billing import UnbilledOrdersOptions
+from monitor.cli import run
+from monitor.export_datadog import dashboard, max_gap_minutes, monitors, window_for, write
+from monitor.settings import load_settings, parse_settings
+from monitor.thresholds import Thresholds
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "billing-monitor.toml"
+COMMITTED = ROOT / "deploy" / "datadog"
+
+
+def test_committed_exports_are_what_the_config_generates(tmp_path: Path) -> None:
+    written = write(load_settings(CONFIG, {}), tmp_path)
+    assert [p.name for p in written] == ["dashboard.json", "monitors.json"]
+    for path in written:
+        assert path.read_text() == (COMMITTED / path.name).read_text(), (
+            f"deploy/datadog/{path.name} is stale: run `billing-monitor --config "
+            "config/billing-monitor.toml export datadog` and commit the result")
+
+
+def test_export_command_writes_into_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("DD_ENV", "DD_SERVICE", "BILLING_MONITOR_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    assert run(["--config", str(CONFIG), "export", "datadog", "--out", str(tmp_path)]) == 0
+    assert "dashboard.json" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "dashboard.json").read_text())
+    assert doc["title"] == "Billing Health Monitor"
+
+
+def settings_with(checks: dict[str, object]):  # type: ignore[no-untyped-def]
+    return parse_settings({"monitor": {"service": "payments", "env": "prod"}, "checks": checks},
+                          "test.toml", {})
+
+
+def test_one_monitor_per_check_with_thresholds() -> None:
+    s = settings_with({
+        "failed_charges": {"schedule": "*/5 * * * *",
+                           "thresholds": {"warning": 2, "critical": 10}},
+        "low_revenue": {"type": "sql", "query": "SELECT 1", "metric": "revenue",
+                        "schedule": "0 9 * * 1-5",
+                        "thresholds": {"warning": 500, "critical": 100, "comparator": "<"}},
+        "refunds": {"type": "sql", "query": "SELECT 1", "thresholds": {"warning": 20}},
+        "gauge_only": {"type": "sql", "query": "SELECT 1"},
+    })
+    by_name = {m["name"]: m for m in monitors(s)}
+    assert sorted(by_name) == ["[Billing] check health", "[Billing] failed_charges",
+                               "[Billing] low_revenue", "[Billing] refunds (warning only)"]
+    fc = by_name["[Billing] failed_charges"]
+    assert fc["query"] == ("max(last_5m):max:billing.failed_charges"
+                           "{env:prod,service:payments,check:failed_charges} > 10")
+    assert fc["options"]["thresholds"] == {"critical": 10, "warning": 2}
+    assert fc["options"]["notify_no_data"] is True and fc["options"]["no_data_timeframe"] == 10
+    assert fc["message"].endswith("@pagerduty-payments")
+    low = by_name["[Billing] low_revenue"]
+    assert low["query"].startswith("max(last_1w):max:billing.revenue{")  # Fri -> Mon gap
+    assert low["query"].endswith("< 100")
+    refunds = by_name["[Billing] refunds (warning only)"]
+    assert refunds["options"]["thresholds"] == {"critical": 20}
+    assert "@pagerduty" not in refunds["message"]
+
+
+class WithRecovery(Thresholds):
+    """Recovery levels, as the alerting state machine's thresholds carry them."""
+
+    critical_recovery: float | None = None
+    warning_recovery: float | None = None
+
+
+def test_recovery_thresholds_are_exported_where_configured() -> None:
+    opts = UnbilledOrdersOptions(type="unbilled_orders", thresholds=WithRecovery(
+        warning=5, critical=10, critical_recovery=8, warning_recovery=3))
+    s = settings_with({"unbilled_orders": {}}).model_copy(
+        update={"checks": {"unbilled_orders": opts}})
+    options = monitors(s)[0]["options"]
+    assert options["thresholds"] == {"critical": 10, "warning": 5, "critical_recovery": 8,
+                                     "warning_recovery": 3}
+
+
+def test_dashboard_has_a_week_long_timeseries_per_metric_with_threshold_markers() -> None:
+    s = load_settings(CONFIG, {})
+    widgets = [w["definition"] for w in dashboard(s)["widgets"]]
+    series = {w["title"]: w for w in widgets if w["type"] == "timeseries"}
+    unbilled = series["Unbilled Orders"]
+    assert unbilled["time"] == {"live_span": "1w"}
+    assert unbilled["requests"][0]["q"].startswith("max:billing.unbilled_orders{")
+    assert [m["value"] for m in unbilled["markers"]] == ["y = 10"]
+    failed = series["Failed Charges"]
+    assert [(m["value"], m["display_type"]) for m in failed["markers"]] == [
+        ("y = 0", "warning dashed"), ("y = 10", "error dashed")]
+    assert {"Refunds", "Check Status (0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN)"} <= set(series)
+
+
+@pytest.mark.parametrize(("schedule", "gap", "window"), [
+    ("*/5 * * * *", 5, "5m"), ("0 * * * *", 60, "1h"), ("30 5 * * 4", 10080, "1w"),
+    ("0 9 * * 1-5", 3 * 1440, "1w"), ("0 6 * * *", 1440, "1d"),
+])
+def test_windows_follow_the_schedule(schedule: str, gap: int, window: str) -> None:
+    assert max_gap_minutes(schedule, "UTC") == gap
+    assert window_for(gap)[1] == window
