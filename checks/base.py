@@ -21,14 +21,11 @@ _TAG = re.compile(r"^[A-Za-z][^,|#\s]*$")
 
 
 def validate_cron(expr: str) -> str:
-    """Reject what APScheduler's crontab parser rejects, at start-up."""
-    from apscheduler.triggers.cron import CronTrigger
+    """Reject at start-up what the daemon could not schedule (crontab meaning:
+    0 or 7 is Sunday)."""
+    from monitor.crontab import validate_crontab
 
-    try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
-    return expr
+    return validate_crontab(expr)
 
 
 class CheckOptions(BaseModel):

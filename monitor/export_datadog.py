@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from checks.base import CheckOptions
+from monitor.crontab import crontab_trigger
 from monitor.errors import ExitCode
-from monitor.scheduler import crontab_trigger
 from monitor.settings import Settings
 
 TITLE = "Billing Health Monitor"

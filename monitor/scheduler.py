@@ -24,9 +24,9 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.crontab import crontab_trigger
 from monitor.settings import DaemonSection, Settings
 
 log = logging.getLogger("billing_monitor.scheduler")
@@ -59,43 +59,6 @@ def make_scheduler(daemon: DaemonSection) -> BackgroundScheduler:
         },
         timezone=ZoneInfo(daemon.timezone),
     )
-
-
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _day(token: str) -> int:
-    return _DAYS.index(token.lower()) if token.lower() in _DAYS else int(token) % 7
-
-
-def crontab_day_of_week(field: str) -> str:
-    """Crontab weekdays (0 or 7 = Sunday) as APScheduler 3 names.
-
-    APScheduler 3 reads the numbers with 0 = Monday, so "30 5 * * 4" (Thursday
-    in crontab, as in the source article) would run on Friday. Expanding every
-    item to explicit day names keeps crontab's meaning."""
-    days: list[int] = []
-    for item in field.split(","):
-        base, _, step_text = item.partition("/")
-        step = int(step_text) if step_text else 1
-        if base in ("*", "?"):
-            first, last = 0, 6
-        elif "-" in base:
-            lo, hi = base.split("-", 1)
-            first, last = _day(lo), _day(hi) if hi != "7" else 7
-        else:
-            first = _day(base)
-            last = 6 if step_text else first
-        days.extend(d % 7 for d in range(first, last + 1, step))
-    if sorted(set(days)) == list(range(7)):
-        return "*"
-    return ",".join(_DAYS[d] for d in sorted(set(days)))
-
-
-def crontab_trigger(expr: str, timezone: ZoneInfo, jitter: int | None = None) -> CronTrigger:
-    minute, hour, day, month, dow = expr.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=crontab_day_of_week(dow), timezone=timezone, jitter=jitter)
 
 
 def check_triggers(settings: Settings) -> dict[str, BaseTrigger]:

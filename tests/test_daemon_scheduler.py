@@ -8,14 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.scheduler import (
-    apply_jobs,
-    check_triggers,
-    crontab_day_of_week,
-    crontab_trigger,
-    make_scheduler,
-    shortest_gap,
-)
+from monitor.crontab import crontab_day_of_week, crontab_trigger
+from monitor.scheduler import apply_jobs, check_triggers, make_scheduler, shortest_gap
 from monitor.settings import DaemonSection, parse_settings
 
 SUNDAY = datetime(2026, 11, 22, tzinfo=UTC)
@@ -55,3 +49,9 @@ def test_jobs_coalesce_run_one_at_a_time_and_tolerate_lateness() -> None:
     assert [j.id for j in scheduler.get_jobs()] == ["check:b"]
     assert shortest_gap(triggers, SUNDAY) == timedelta(minutes=5)
     scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("expr", ["30 5 * * 7", "30 5 * * 0-7", "0 9 * * mon-fri"])
+def test_settings_accept_what_crontab_accepts(expr: str) -> None:
+    raw = {"checks": {"unbilled_orders": {"schedule": expr}}}
+    assert parse_settings(raw, "<test>", {}).checks["unbilled_orders"].schedule == expr
