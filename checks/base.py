@@ -10,6 +10,7 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
+from monitor.policy import AlertPolicy
 from monitor.thresholds import Thresholds
 from monitor.types import Check
 
@@ -41,6 +42,7 @@ class CheckOptions(BaseModel):
     tags: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
     runbook_url: str | None = None
+    alert: AlertPolicy = AlertPolicy()
 
     @field_validator("schedule")
     @classmethod

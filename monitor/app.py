@@ -3,20 +3,26 @@ knows which concrete classes make up the product."""
 
 from __future__ import annotations
 
+import random
+import socket
 import sqlite3
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from alerts.base import Notifier
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
+from monitor.alerting import AlertEngine, Alerting
+from monitor.dispatcher import Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
 from monitor.settings import Settings
+from monitor.state import open_state
 from monitor.types import Period, Sink
 
 
@@ -79,10 +85,30 @@ def _same(client: StatsdClient) -> StatsdClient:
 
 
 def build_sinks(
-    settings: Settings, wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same
+    settings: Settings, wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same,
+    extra: Sequence[Sink] = (),
 ) -> list[Sink]:
-    """Every sink, in delivery order; an unconfigured one is a NullSink."""
-    return [statsd_sink(settings, wrap_statsd)]
+    """Every sink, in delivery order; an unconfigured one is a NullSink.
+    `extra` is the alert engine for `check` and the daemon (not the demo)."""
+    return [statsd_sink(settings, wrap_statsd), *extra]
+
+
+def build_alerting(
+    settings: Settings,
+    notifiers: Mapping[str, Notifier],
+    clock: Clock = utc_now,
+    rand: Callable[[], float] = random.random,
+) -> Alerting:
+    """The state store (migrated), the alert engine and its dispatcher."""
+    store = open_state(settings.state.url)
+    o = settings.outbox
+    backoff = Backoff(o.backoff_seconds, o.backoff_max_seconds, o.max_attempts,
+                      timedelta(hours=o.max_age_hours))
+    m = settings.monitor
+    sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
+                       env=m.env, source=socket.gethostname(), silences=settings.silences)
+    return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
+                                            rand=rand))
 
 
 def period_for(settings: Settings) -> Callable[[datetime], Period]:

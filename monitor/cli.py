@@ -19,14 +19,26 @@ from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.base import Notifier
 from alerts.statsd import RecordingClient, StatsdClient
-from monitor import __version__
-from monitor.app import AppServices, build_runner, build_sinks, open_engine, sink_summary
+from monitor import __version__, outbox
+from monitor.alerting import Alerting
+from monitor.app import (
+    AppServices,
+    base_tags,
+    build_alerting,
+    build_runner,
+    build_sinks,
+    open_engine,
+    sink_summary,
+)
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.render import report_json, report_text, table
-from monitor.runner import utc_now
+from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
+from monitor.status import read_status, status_json, status_text
 from monitor.types import RunReport
 
 log = logging.getLogger("billing_monitor")
@@ -35,6 +47,10 @@ log = logging.getLogger("billing_monitor")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+class Unavailable(Exception):
+    """A peer the command needs (the state store) is unreachable: exit 69."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run checks once through all sinks; exit 0/1/2/3")
     c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     d = sub.add_parser("demo", help="run the checks on an embedded demo billing database")
@@ -72,15 +90,53 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
         )
     services = AppServices(settings)
-    sinks = build_sinks(settings)
+    alerting = open_alerting(settings)
+    clients: list[StatsdClient] = []
+
+    def keep(client: StatsdClient) -> StatsdClient:
+        clients.append(client)
+        return client
+
+    sinks = build_sinks(settings, wrap_statsd=keep, extra=[alerting.sink])
     try:
         report = build_runner(settings, services, sinks).run(args.names or None)
+        drained = alerting.drain(settings.outbox.drain_seconds)
+        for error in drained.errors:
+            report.sink_errors.append(("outbox", "-", error))
+        stats = alerting.stats(utc_now())
+        tags = [*base_tags(settings), *settings.statsd.tags]
+        for client in clients:
+            outbox.emit_gauges(client, settings.statsd.namespace, tags, stats)
     finally:
         for sink in sinks:
             sink.close()
+        alerting.close()
         services.close()
     print(report_json(report) if args.json else report_text(report, settings))
     return _exit_for(report)
+
+
+def open_alerting(settings: Settings) -> Alerting:
+    """The state store must be reachable: without it nothing can be alerted."""
+    try:
+        return build_alerting(settings, cli_notifiers(settings))
+    except SQLAlchemyError as exc:
+        raise Unavailable(f"state store {redact_url(settings.state.url)} is unavailable: "
+                          f"{describe_error(exc)}") from None
+
+
+def cli_notifiers(settings: Settings) -> dict[str, Notifier]:
+    return {}
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    alerting = open_alerting(settings)
+    try:
+        report = read_status(alerting.store, utc_now(), settings.checks)
+    finally:
+        alerting.close()
+    print(status_json(report) if args.json else status_text(report))
+    return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -173,6 +229,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(resolve_config_path(args.config, os.environ))
     if args.command == "check":
         return cmd_check(args, settings)
+    if args.command == "status":
+        return cmd_status(args, settings)
     return cmd_validate(args, settings)
 
 
@@ -187,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except UsageError as exc:
         print(f"billing-monitor: {exc}", file=sys.stderr)
         code = ExitCode.USAGE
+    except Unavailable as exc:
+        print(f"billing-monitor: {exc}", file=sys.stderr)
+        code = ExitCode.UNAVAILABLE
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # last resort: one line, no traceback, no secrets

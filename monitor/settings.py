@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from alerts.config import (
+    GoogleChatSection,
+    LivenessSection,
+    PagerDutySection,
+    SlackSection,
+    env_problems,
+)
 from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
 from monitor.errors import ConfigError
@@ -79,6 +86,10 @@ class Settings(_Section):
     database: DatabaseSection = DatabaseSection()
     period: PeriodSection = PeriodSection()
     statsd: StatsdSection = StatsdSection()
+    pagerduty: PagerDutySection = PagerDutySection()
+    slack: SlackSection = SlackSection()
+    google_chat: GoogleChatSection = GoogleChatSection()
+    liveness: LivenessSection = LivenessSection()
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -183,6 +194,7 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
     for var, key in (("DD_ENV", "env"), ("DD_SERVICE", "service")):
         if env.get(var):
             put("monitor", key, env[var])
+    problems += env_problems(env)  # notifier secrets: checked here, kept out of Settings
     return problems
 
 

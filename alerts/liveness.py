@@ -1,0 +1,106 @@
+"""Healthchecks.io-compatible liveness pings, so that a dead monitor is noticed.
+
+`HttpLiveness` pings `{url}/start`, `{url}` (success) and `{url}/fail`, each
+with `?rid=` so that Healthchecks pairs the start with its end and measures the
+run. A ping has a short timeout and never raises: a failed ping is logged (a
+warning without the URL, which holds the check's UUID) and the check goes on.
+`Heartbeat` pings a second URL for the daemon itself. `NullLiveness` and
+`NullHeartbeat` stand in when nothing is configured."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Literal
+
+import httpx
+
+from alerts.webhook import scrub
+
+log = logging.getLogger("billing_monitor.liveness")
+
+PingKind = Literal["start", "success", "fail"]
+_SUFFIX: dict[PingKind, str] = {"start": "/start", "success": "", "fail": "/fail"}
+BODY_LIMIT = 100_000  # Healthchecks keeps the first 100 kB of a ping body
+
+
+def _ping(client: httpx.Client, what: str, url: str, body: str, rid: str | None) -> bool:
+    """POST one ping; True when the peer answered 2xx. Never raises."""
+    params = {"rid": rid} if rid else None
+    try:
+        response = client.post(url, content=body[:BODY_LIMIT].encode(), params=params)
+    except httpx.TimeoutException:
+        log.warning("%s ping timed out", what)
+        return False
+    except Exception as exc:  # a ping must never fail the caller
+        log.warning("%s ping failed: %s: %s", what, type(exc).__name__, scrub(str(exc), [url]))
+        return False
+    if not response.is_success:
+        detail = scrub(response.text.strip()[:80], [url])
+        log.warning("%s ping answered HTTP %d: %s", what, response.status_code, detail)
+        return False
+    return True
+
+
+class HttpLiveness:
+    """Pings for each check cycle. `rid` identifies the run (a UUID)."""
+
+    def __init__(self, ping_url: str, *, timeout: float = 3.0,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        self._url = ping_url.rstrip("/")
+        self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
+
+    def ping(self, kind: PingKind, rid: str, body: str = "") -> bool:
+        return _ping(self._client, f"liveness {kind}", self._url + _SUFFIX[kind], body, rid)
+
+    def start(self, rid: str) -> None:
+        self.ping("start", rid)
+
+    def success(self, rid: str, body: str = "") -> None:
+        self.ping("success", rid, body)
+
+    def fail(self, rid: str, body: str = "") -> None:
+        self.ping("fail", rid, body)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class NullLiveness:
+    def ping(self, kind: PingKind, rid: str, body: str = "") -> bool:
+        return False
+
+    def start(self, rid: str) -> None:
+        pass
+
+    def success(self, rid: str, body: str = "") -> None:
+        pass
+
+    def fail(self, rid: str, body: str = "") -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Heartbeat:
+    """The daemon's own 'I am alive' ping, sent by its main loop."""
+
+    def __init__(self, url: str, *, timeout: float = 3.0,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        self._url = url.rstrip("/")
+        self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
+
+    def heartbeat(self, body: str = "") -> bool:
+        return _ping(self._client, "heartbeat", self._url, body, None)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class NullHeartbeat:
+    def heartbeat(self, body: str = "") -> bool:
+        return False
+
+    def close(self) -> None:
+        pass

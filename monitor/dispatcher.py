@@ -1,0 +1,127 @@
+"""The outbox dispatcher: delivers due rows through their notifier, in order
+per (channel, dedup key), with exponential backoff and jitter. A row that
+stays undeliverable past `max_attempts` or `max_age` (or fails permanently)
+is marked dead, logged at ERROR and counted; it is never dropped silently.
+
+Delivery is at least once: a crash after the peer accepted and before the row
+is marked delivered sends it again, which PagerDuty absorbs by dedup key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from alerts.base import Notifier
+from monitor import outbox
+from monitor.runner import Clock, describe_error, utc_now
+from monitor.types import SinkError
+
+log = logging.getLogger("billing_monitor.dispatcher")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before attempt n+1: base * 2**(n-1), capped, times a jitter in
+    [0.5, 1) so that many rows failing together do not retry together."""
+
+    base_seconds: float = 30.0
+    max_seconds: float = 1800.0
+    max_attempts: int = 20
+    max_age: timedelta = timedelta(hours=24)
+    lease_seconds: float = 120.0
+
+    def delay(self, attempts: int, rand: float, retry_after: float | None = None) -> float:
+        expo = min(self.max_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
+        wait = expo * (0.5 + rand / 2)
+        return max(wait, min(retry_after or 0.0, self.max_seconds))
+
+
+@dataclass
+class DispatchReport:
+    delivered: int = 0
+    failed: int = 0  # attempts that failed and will be retried
+    dead: int = 0
+    skipped: int = 0  # not due, or waiting behind an earlier row of the same key
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        notifiers: Mapping[str, Notifier],
+        *,
+        backoff: Backoff = Backoff(),
+        clock: Clock = utc_now,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._engine = engine
+        self._notifiers = notifiers
+        self._backoff = backoff
+        self._clock = clock
+        self._rand = rand
+
+    def dispatch(self, deadline: Callable[[], bool] = lambda: False) -> DispatchReport:
+        """One pass over the outbox; stops early once `deadline()` is true."""
+        report = DispatchReport()
+        with self._engine.connect() as conn:
+            rows = outbox.pending(conn)
+        blocked: set[tuple[str, str]] = set()
+        for row in rows:
+            lane = (row.channel, row.dedup_key)
+            now = self._clock()
+            if lane in blocked or row.next_attempt_at > now or deadline():
+                blocked.add(lane)  # keep trigger -> resolve order per key and channel
+                report.skipped += 1
+                continue
+            if not self._attempt(row, now, report):
+                blocked.add(lane)
+        return report
+
+    def _attempt(self, row: outbox.Row, now: datetime, report: DispatchReport) -> bool:
+        """True when the lane may go on (delivered or dead)."""
+        b = self._backoff
+        with self._engine.begin() as conn:
+            if not outbox.claim(conn, row, now + timedelta(seconds=b.lease_seconds)):
+                return False
+        attempts = row.attempts + 1
+        notifier = self._notifiers.get(row.channel)
+        try:
+            if notifier is None:
+                raise SinkError(f"no notifier named {row.channel!r} is configured",
+                                permanent=True)
+            notifier.deliver(outbox.from_payload(row.payload))
+        except Exception as exc:
+            error = describe_error(exc)
+            permanent = isinstance(exc, SinkError) and exc.permanent
+            retry_after = exc.retry_after if isinstance(exc, SinkError) else None
+            now = self._clock()
+            too_old = now - row.created_at >= b.max_age
+            if permanent or attempts >= b.max_attempts or too_old:
+                why = "permanent error" if permanent else (
+                    "too old" if too_old else f"{attempts} attempts")
+                with self._engine.begin() as conn:
+                    outbox.dead(conn, row.id, error)
+                log.error("outbox row %d (%s, %s) is dead after %s: %s",
+                          row.id, row.channel, row.dedup_key, why, error)
+                report.dead += 1
+                report.errors.append(f"{row.channel}: {error}")
+                return True
+            when = now + timedelta(seconds=b.delay(attempts, self._rand(), retry_after))
+            with self._engine.begin() as conn:
+                outbox.retry_at(conn, row.id, when, error)
+            log.warning("outbox row %d (%s, %s) attempt %d failed, retry at %s: %s",
+                        row.id, row.channel, row.dedup_key, attempts, when.isoformat(), error)
+            report.failed += 1
+            report.errors.append(f"{row.channel}: {error}")
+            return False
+        with self._engine.begin() as conn:
+            outbox.delivered(conn, row.id, self._clock())
+        report.delivered += 1
+        return True

@@ -1,0 +1,195 @@
+"""The alert engine and dispatcher end to end on a real state store (SQLite
+file and PostgreSQL): fresh objects for every run, as separate processes
+would build them, sharing only the database."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import Engine, select
+
+from monitor import outbox
+from monitor.state import alerts, open_state
+from monitor.types import SinkError
+from tests.alerting_support import (
+    T0,
+    Clock,
+    FakeNotifier,
+    make_dispatcher,
+    make_engine,
+    options,
+    result,
+    state_url,
+    store,
+)
+
+__all__ = ["state_url", "store"]  # fixtures
+
+KEY = "billing/unbilled_orders/2026-W47"
+
+
+def run(url: str, value: float | None, clock: Clock, pd: FakeNotifier,
+        chat: FakeNotifier | None = None, **alert: object) -> None:
+    """One `billing-monitor check` invocation: new engine objects, emit, drain."""
+    engine = open_state(url)
+    opts = options(**alert)
+    notifiers = [pd, *([chat] if chat else [])]
+    make_engine(engine, {"unbilled_orders": opts}, [n.name for n in notifiers]).emit(
+        result("unbilled_orders", value, clock(), opts))
+    make_dispatcher(engine, notifiers, clock).dispatch()
+    engine.dispose()
+
+
+def test_a_failing_check_pages_exactly_once_across_many_runs(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    for _ in range(12):
+        run(state_url, 25, clock, pd)
+        clock.advance(minutes=5)
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]
+    n = pd.delivered[0]
+    assert n.summary.startswith("CRITICAL: billing unbilled_orders (2026-W47): unbilled_orders=25")
+    assert n.links == (("https://runbooks.example.com/billing/unbilled", "Runbook"),)
+    assert n.custom_details["measurements"][0]["samples"] == ["order-1", "order-2"]
+    assert (n.component, n.group, n.source) == ("unbilled_orders", "billing", "monitor-test-host")
+
+
+def test_recovery_resolves_the_same_key(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    for value in (25, 25, 0, 0, 25):
+        run(state_url, value, clock, pd)
+        clock.advance(minutes=5)
+    assert pd.seen() == [
+        ("trigger", "open", KEY, "critical"),
+        ("resolve", "resolve", KEY, "critical"),
+        ("trigger", "open", KEY, "critical"),
+    ]
+
+
+def test_escalation_and_back_update_the_same_incident(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    for value in (6, 6, 25, 25, 7, 0):
+        run(state_url, value, clock, pd)
+        clock.advance(minutes=5)
+    assert pd.seen() == [
+        ("trigger", "open", KEY, "warning"),
+        ("trigger", "escalate", KEY, "critical"),
+        ("trigger", "deescalate", KEY, "warning"),
+        ("resolve", "resolve", KEY, "warning"),
+    ]
+
+
+def test_one_outbox_row_per_channel_and_one_channel_failing_does_not_block_the_other(
+    state_url: str,
+) -> None:
+    clock = Clock()
+    pd, chat = FakeNotifier("pagerduty"), FakeNotifier("slack", down=SinkError("HTTP 500"))
+    run(state_url, 25, clock, pd, chat)
+    run(state_url, 0, clock.advance(minutes=5) and clock, pd, chat)
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical")]
+    assert chat.delivered == []
+    chat.down = None
+    clock.advance(hours=2)  # past every backoff
+    run(state_url, 0, clock, pd, chat)
+    assert [s[0] for s in chat.seen()] == ["trigger", "resolve"]
+    assert len(pd.delivered) == 2
+
+
+def test_notifier_down_for_a_while_then_back_delivers_trigger_and_resolve_once_in_order(
+    state_url: str,
+) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    pd.down = SinkError("connection refused")
+    for value in (25, 25, 25, 0):  # opens, stays open, resolves: all while PagerDuty is down
+        run(state_url, value, clock, pd)
+        clock.advance(minutes=3)
+    assert pd.delivered == []
+    pd.down = None
+    for _ in range(10):  # dispatcher passes every minute until all is out
+        clock.advance(minutes=1)
+        engine = open_state(state_url)
+        make_dispatcher(engine, [pd], clock).dispatch()
+        engine.dispose()
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical")]
+    engine = open_state(state_url)
+    assert outbox.stats(engine, clock()).depth == 0
+    engine.dispose()
+
+
+def test_process_killed_between_state_change_and_delivery(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    engine = open_state(state_url)
+    opts = options()
+    make_engine(engine, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock(), opts))
+    engine.dispose()  # "killed": state and outbox committed, nothing dispatched
+    assert pd.delivered == []
+    engine = open_state(state_url)  # restart: new objects, same database
+    assert outbox.stats(engine, clock()).depth == 1
+    make_dispatcher(engine, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]
+    make_engine(engine, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock.advance(minutes=5), opts))
+    make_dispatcher(engine, [pd], clock).dispatch()
+    assert len(pd.delivered) == 1  # the rerun after restart does not page again
+    engine.dispose()
+
+
+def test_crash_during_delivery_is_retried_after_the_lease(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty", failures=[KeyboardInterrupt()])  # type: ignore[list-item]
+    engine = open_state(state_url)
+    opts = options()
+    make_engine(engine, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock(), opts))
+    with pytest.raises(KeyboardInterrupt):  # the process dies mid-delivery
+        make_dispatcher(engine, [pd], clock).dispatch()
+    make_dispatcher(engine, [pd], clock).dispatch()
+    assert pd.delivered == []  # still leased to the dead attempt
+    clock.advance(minutes=3)
+    make_dispatcher(engine, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]
+    engine.dispose()
+
+
+def test_silenced_check_updates_state_but_notifies_when_the_silence_ends(
+    store: Engine, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from monitor.policy import Silence
+
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    window = Silence(check="unbilled_orders", start=T0, end=T0.replace(hour=7),
+                     reason="billing migration")
+    for _ in range(3):
+        caplog.set_level(logging.INFO, "billing_monitor.alerting")
+        make_engine(store, {"unbilled_orders": opts}, ["pagerduty"], silences=[window]).emit(
+            result("unbilled_orders", 25, clock(), opts))
+        make_dispatcher(store, [pd], clock).dispatch()
+        clock.advance(minutes=30)
+    assert pd.delivered == []
+    assert "silenced" in caplog.text
+    with store.connect() as conn:
+        row = conn.execute(select(alerts).where(alerts.c.dedup_key == KEY)).one()
+    assert row.is_open and row.notified_severity is None
+    clock.advance(minutes=30)  # 07:00: the window is over, billing is still broken
+    make_engine(store, {"unbilled_orders": opts}, ["pagerduty"], silences=[window]).emit(
+        result("unbilled_orders", 25, clock(), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]
+
+
+def test_degraded_alert_after_k_unknown_runs_and_resolved_by_a_real_run(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    deg = "billing/unbilled_orders/degraded"
+    for value in (None, None):
+        run(state_url, value, clock, pd, degraded_after=3)
+        clock.advance(minutes=5)
+    assert pd.delivered == []
+    run(state_url, None, clock, pd, degraded_after=3)
+    assert pd.seen() == [("trigger", "degraded", deg, "warning")]
+    assert "could not run 3 times" in pd.delivered[0].summary
+    assert "connection refused" in pd.delivered[0].summary
+    run(state_url, 0, clock.advance(minutes=5) and clock, pd, degraded_after=3)
+    assert pd.seen()[1:] == [("resolve", "resolve", deg, "warning")]
