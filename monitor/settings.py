@@ -26,6 +26,8 @@ from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
 from monitor.errors import ConfigError
 from monitor.period import PeriodKind
+from monitor.policy import Silence
+from monitor.state import OutboxSection, StateSection
 
 DEFAULT_CONFIG = Path("/etc/billing-monitor/billing-monitor.toml")
 CONFIG_ENV = "BILLING_MONITOR_CONFIG"
@@ -91,6 +93,9 @@ class Settings(_Section):
     google_chat: GoogleChatSection = GoogleChatSection()
     liveness: LivenessSection = LivenessSection()
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
+    state: StateSection = StateSection()
+    outbox: OutboxSection = OutboxSection()
+    silences: tuple[Silence, ...] = ()
     source: str = "<defaults>"
 
 
@@ -183,6 +188,12 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
             put("database", "url", env["BILLING_MONITOR_DATABASE_URL"])
         except ArgumentError:
             problems.append("environment: BILLING_MONITOR_DATABASE_URL: not a database URL")
+    if env.get("BILLING_MONITOR_STATE_URL"):
+        try:
+            make_url(env["BILLING_MONITOR_STATE_URL"])
+            put("state", "url", env["BILLING_MONITOR_STATE_URL"])
+        except ArgumentError:
+            problems.append("environment: BILLING_MONITOR_STATE_URL: not a database URL")
     if env.get("DD_AGENT_HOST"):
         put("statsd", "host", env["DD_AGENT_HOST"])
     if env.get("DD_DOGSTATSD_PORT"):
@@ -225,9 +236,16 @@ def parse_settings(
         problems[:0] = _format(where, (), err)
     if problems or settings is None:
         raise ConfigError(problems)
+    unknown = [f"{where}: silences.{i}.check: no check named {s.check!r}"
+               for i, s in enumerate(settings.silences)
+               if s.check != "*" and s.check not in settings.checks]
+    if unknown:
+        raise ConfigError(unknown)
     if base is not None:
         url = _resolve_sqlite(settings.database.url, base)
         settings = settings.model_copy(update={"database": DatabaseSection(url=url)})
+        state_url = _resolve_sqlite(settings.state.url, base)
+        settings = settings.model_copy(update={"state": StateSection(url=state_url)})
     return settings
 
 
