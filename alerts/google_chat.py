@@ -13,9 +13,9 @@ from typing import Any
 
 from alerts.base import Notification
 from alerts.chat_format import ChatPost, chat_post
-from alerts.webhook import WebhookPoster
+from alerts.webhook import WebhookPoster, add_query
 
-REPLY_OPTION = {"messageReplyOption": "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"}
+REPLY_OPTION = ("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
 
 
 def google_chat_body(post: ChatPost, thread_key: str, card_id: str) -> dict[str, Any]:
@@ -47,12 +47,13 @@ class GoogleChatNotifier:
 
     def __init__(self, webhook_url: str, *, timeout: float,
                  verify: ssl.SSLContext | bool = True) -> None:
-        self._poster = WebhookPoster("Google Chat", webhook_url, timeout=timeout, verify=verify)
+        self._poster = WebhookPoster("Google Chat", add_query(webhook_url, *REPLY_OPTION),
+                                     timeout=timeout, verify=verify)
 
     def deliver(self, notification: Notification) -> None:
         body = google_chat_body(chat_post(notification), notification.dedup_key,
                                 card_id=f"{notification.reason}-{notification.check}")
-        response = self._poster.post(body, params=REPLY_OPTION)
+        response = self._poster.post(body)
         try:
             message = response.json()
         except ValueError:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import httpx
 
-from alerts.webhook import scrub
+from alerts.webhook import add_query, scrub
 
 log = logging.getLogger("billing_monitor.liveness")
 
@@ -26,9 +26,9 @@ BODY_LIMIT = 100_000  # Healthchecks keeps the first 100 kB of a ping body
 
 def _ping(client: httpx.Client, what: str, url: str, body: str, rid: str | None) -> bool:
     """POST one ping; True when the peer answered 2xx. Never raises."""
-    params = {"rid": rid} if rid else None
+    target = add_query(url, "rid", rid) if rid else url
     try:
-        response = client.post(url, content=body[:BODY_LIMIT].encode(), params=params)
+        response = client.post(target, content=body[:BODY_LIMIT].encode())
     except httpx.TimeoutException:
         log.warning("%s ping timed out", what)
         return False

@@ -6,12 +6,13 @@ hence `scrub` on everything taken from an exception or a response body."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
@@ -27,9 +28,10 @@ def _fragments(secret: str) -> set[str]:
     out = {secret, unquote(secret), quote(secret, safe=":/?&=")}
     if "://" in secret:
         parts = urlsplit(secret)
-        for part in (parts.path, parts.query):
+        values = [value for _, value in parse_qsl(parts.query)]
+        for part in (parts.path, parts.query, *values):
             if len(part) >= 8:  # "/" or "" would scrub everything
-                out |= {part, unquote(part)}
+                out |= {part, unquote(part), quote(part, safe="")}
     return {s for s in out if s}
 
 
@@ -38,6 +40,34 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         for fragment in sorted(_fragments(secret), key=len, reverse=True):
             text = text.replace(fragment, REDACTED)
     return text
+
+
+def add_query(url: str, name: str, value: str) -> str:
+    """Add a parameter to the URL's own query; httpx's `params=` would replace
+    the query, and with it a key, a token or Healthchecks' `create=1`."""
+    return f"{url}{'&' if '?' in url else '?'}{name}={quote(value, safe='')}"
+
+
+class HideRequestUrls(logging.Filter):
+    """httpx logs "HTTP Request: POST <full URL> ..." at INFO: with a webhook or
+    ping URL that is a credential. Keep the line, show only scheme, host, port."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], httpx.URL):
+            url = args[1]
+            port = f":{url.port}" if url.port else ""
+            record.args = (args[0], f"{url.scheme}://{url.host}{port}/{REDACTED}", *args[2:])
+        return True
+
+
+def hide_request_urls(logger_name: str = "httpx") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, HideRequestUrls) for f in logger.filters):
+        logger.addFilter(HideRequestUrls())
+
+
+hide_request_urls()  # on import: every module that posts to a secret URL imports this one
 
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
@@ -77,9 +107,9 @@ class WebhookPoster:
         self._timeout = timeout
         self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
 
-    def post(self, body: Any, params: Mapping[str, str] | None = None) -> httpx.Response:
+    def post(self, body: Any) -> httpx.Response:
         try:
-            response = self._client.post(self._url, json=body, params=params)
+            response = self._client.post(self._url, json=body)
         except httpx.TimeoutException:
             raise SinkError(f"{self.service}: no answer within {self._timeout:g}s") from None
         except httpx.HTTPError as exc:  # refused, DNS, TLS, protocol errors
