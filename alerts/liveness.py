@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import ssl
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -47,11 +48,13 @@ class HttpLiveness:
 
     def __init__(self, ping_url: str, *, timeout: float = 3.0,
                  verify: ssl.SSLContext | bool = True) -> None:
-        self._url = ping_url.rstrip("/")
+        self._url = ping_url
         self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
 
     def ping(self, kind: PingKind, rid: str, body: str = "") -> bool:
-        return _ping(self._client, f"liveness {kind}", self._url + _SUFFIX[kind], body, rid)
+        parts = urlsplit(self._url)  # the suffix goes on the path, before any ?create=1
+        url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + _SUFFIX[kind]))
+        return _ping(self._client, f"liveness {kind}", url, body, rid)
 
     def start(self, rid: str) -> None:
         self.ping("start", rid)

@@ -39,6 +39,7 @@ from monitor.render import report_json, report_text, table
 from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
+from monitor.test_alert import add_test_alert_parser, cmd_test_alert
 from monitor.types import RunReport
 
 log = logging.getLogger("billing_monitor")
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", metavar="DIR", help="where to create the demo database "
                    "(default: a new temporary directory)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    add_test_alert_parser(sub)
     return p
 
 
@@ -231,6 +233,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args, settings)
     if args.command == "status":
         return cmd_status(args, settings)
+    if args.command == "test-alert":
+        return cmd_test_alert(args, settings)
     return cmd_validate(args, settings)
 
 
