@@ -221,4 +221,8 @@ class Alerting:
         return outbox.stats(self.store, now)
 
     def close(self) -> None:
+        for notifier in self.dispatcher.notifiers.values():
+            close = getattr(notifier, "close", None)  # HTTP clients have one
+            if callable(close):
+                close()
         self.store.dispose()

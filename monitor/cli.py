@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.base import Notifier
+from alerts.config import Secrets
+from alerts.notifiers import build_notifiers
 from alerts.statsd import RecordingClient, StatsdClient
 from monitor import __version__, outbox
 from monitor.alerting import Alerting
@@ -128,7 +130,8 @@ def open_alerting(settings: Settings) -> Alerting:
 
 
 def cli_notifiers(settings: Settings) -> dict[str, Notifier]:
-    return {}
+    """The configured notifiers; secrets come from the environment only."""
+    return build_notifiers(settings, Secrets.from_env(os.environ))
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -62,7 +62,7 @@ class Dispatcher:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._engine = engine
-        self._notifiers = notifiers
+        self.notifiers = notifiers
         self._backoff = backoff
         self._clock = clock
         self._rand = rand
@@ -91,7 +91,7 @@ class Dispatcher:
             if not outbox.claim(conn, row, now + timedelta(seconds=b.lease_seconds)):
                 return False
         attempts = row.attempts + 1
-        notifier = self._notifiers.get(row.channel)
+        notifier = self.notifiers.get(row.channel)
         try:
             if notifier is None:
                 raise SinkError(f"no notifier named {row.channel!r} is configured",
