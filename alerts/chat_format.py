@@ -3,8 +3,8 @@ which check, its status, each value against its threshold, a few offending
 ids, and where the runbook is. Slack and Google Chat render the same `ChatPost`.
 
 `custom_details` is read in the shape of `CheckResult.to_dict()` (status,
-period, error, measurements with name/value/status/threshold/samples); any
-other key is shown as `key: value`."""
+period, error, measurements with name/value/status/threshold/samples); the
+check and the reason are in the title; any other key is shown as `key: value`."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ICONS: dict[Reason, str] = {
     "test": "\U0001f9ea",
 }
 MAX_SAMPLES = 10
-_KNOWN = {"status", "period", "error", "measurements"}
+_KNOWN = {"status", "period", "error", "measurements", "check", "reason"}  # check, reason: title
 
 
 @dataclass(frozen=True)

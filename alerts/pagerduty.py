@@ -29,17 +29,18 @@ def truncate(text: str, limit: int = SUMMARY_LIMIT) -> str:
 
 def event_payload(n: Notification, source: str | None = None, component: str | None = None,
                   group: str | None = None) -> dict[str, Any]:
-    """The `payload` of a trigger: the notification's own fields win over the
-    [pagerduty] defaults. `class` is the check, so PagerDuty can group by it."""
+    """The `payload` of a trigger. What [pagerduty] sets explicitly (source,
+    component, group) wins over the notification's automatic values. `class`
+    is the check, so PagerDuty can group and filter by it."""
     payload: dict[str, Any] = {
         "summary": truncate(n.summary),
-        "source": n.source or source,
+        "source": source or n.source,
         "severity": n.severity,
         "timestamp": n.occurred_at.isoformat(),
         "class": n.check,
         "custom_details": dict(n.custom_details),
     }
-    for key, value in (("component", n.component or component), ("group", n.group or group)):
+    for key, value in (("component", component or n.component), ("group", group or n.group)):
         if value:
             payload[key] = value
     return payload

@@ -174,3 +174,14 @@ def test_no_webhook_url_in_httpx_request_logs(slack_peer: SlackPeer,
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert lines and all("HTTP Request: POST http://127.0.0.1:" in line for line in lines)
     _secret_free("", caplog, slack_peer.token)
+
+
+def test_the_alert_engines_details_render_without_repeating_the_title() -> None:
+    details = {"check": "unbilled_orders", "status": "WARN", "period": "2026-W47",
+               "reason": "escalate", "env": "production", "thresholds": "warn > 5, crit > 10",
+               "measurements": [{"name": "unbilled_orders", "value": 7, "tags": [],
+                                 "status": "WARN", "threshold": "> 5", "samples": []}]}
+    post = chat_post(note("escalate", custom_details=details, severity="warning"))
+    assert post.title.endswith("ESCALATED [warning]: unbilled_orders")
+    assert post.lines == ("Status: WARN (period 2026-W47)", "unbilled_orders = 7 (warn: > 5)",
+                          "env: production", "thresholds: warn > 5, crit > 10")

@@ -56,11 +56,14 @@ def test_trigger_sends_a_complete_event(pagerduty_peer: PagerDutyPeer, tls: Tls)
                               {"href": "https://dash.example/billing", "text": "Dashboard"}]
 
 
-def test_notification_fields_win_over_section_defaults(
+def test_section_settings_win_over_the_notifications_values(
         pagerduty_peer: PagerDutyPeer, tls: Tls) -> None:
-    notifier(pagerduty_peer, tls).deliver(note(component="stripe", group=None, links=()))
+    n = note(component="unbilled_orders", group="billing", links=())
+    notifier(pagerduty_peer, tls, component=None, source="prod-1").deliver(n)
     p = pagerduty_peer.events[0]["payload"]
-    assert (p["component"], p["group"]) == ("stripe", "payments")
+    assert (p["source"], p["component"], p["group"]) == ("prod-1", "unbilled_orders", "payments")
+    assert pagerduty_peer.events[0]["links"] == [{"href": "https://dash.example/billing",
+                                                  "text": "Dashboard"}]
 
 
 def test_same_key_updates_the_alert_and_resolve_closes_it(
