@@ -33,7 +33,7 @@ class PagerDutySection(_Section):
 
     enabled: bool = True
     # The EU service region is https://events.eu.pagerduty.com
-    events_url: str = Field(default="https://events.pagerduty.com", pattern=r"^https://\S+$")
+    events_url: str = "https://events.pagerduty.com"
     source: str | None = Field(default=None, min_length=1, max_length=255)
     component: str | None = Field(default=None, min_length=1)
     group: str | None = Field(default=None, min_length=1)
@@ -41,6 +41,13 @@ class PagerDutySection(_Section):
     client_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # HTTP attempts per delivery (1 = no in-process retry); the outbox retries later.
     max_attempts: int = Field(default=2, ge=1, le=5)
+
+    @field_validator("events_url")
+    @classmethod
+    def _events(cls, v: str) -> str:
+        if not v.startswith("https://") or len(v) <= len("https://"):
+            raise ValueError("must be an https:// URL (the PagerDuty client refuses http)")
+        return v.rstrip("/")
 
     @field_validator("dashboard_url")
     @classmethod
