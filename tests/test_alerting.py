@@ -193,3 +193,26 @@ def test_degraded_alert_after_k_unknown_runs_and_resolved_by_a_real_run(state_ur
     assert "connection refused" in pd.delivered[0].summary
     run(state_url, 0, clock.advance(minutes=5) and clock, pd, degraded_after=3)
     assert pd.seen()[1:] == [("resolve", "resolve", deg, "warning")]
+
+
+def test_state_and_outbox_commit_together_or_not_at_all(
+    store: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    real_enqueue = outbox.enqueue
+
+    def broken(*args: object, **kw: object) -> list[int]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(outbox, "enqueue", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        make_engine(store, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+            result("unbilled_orders", 25, clock(), opts))
+    with store.connect() as conn:  # the state change was rolled back with the outbox row
+        assert conn.execute(select(alerts)).all() == []
+    monkeypatch.setattr(outbox, "enqueue", real_enqueue)
+    make_engine(store, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock.advance(minutes=5), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]  # not lost by the failure

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from alerts.pagerduty import PagerDutyNotifier
 from monitor import outbox
 from monitor.dispatcher import Backoff, Dispatcher
@@ -36,13 +38,14 @@ def minute(url: str, value: float, clock: Clock, peer: PagerDutyPeer, tls: Tls,
     engine.dispose()
 
 
+@pytest.mark.parametrize("recovers_at", [10, 20], ids=["during-outage", "after-outage"])
 def test_pagerduty_down_ten_minutes_mid_incident_gives_one_incident_that_resolves(
-    state_url: str, pagerduty_peer: PagerDutyPeer, tls: Tls,
+    state_url: str, pagerduty_peer: PagerDutyPeer, tls: Tls, recovers_at: int,
 ) -> None:
     clock, rng = Clock(), random.Random(3)
     # minute -> billing's value and PagerDuty's state at that minute
     faults: dict[int, Fault] = {2: "error", 7: "refused", 12: "ok"}
-    values = {0: 25, 5: 7, 9: 25, 20: 0}  # CRIT, WARN while down, CRIT, recovered at 20
+    values = {0: 25, 5: 7, 8: 25, recovers_at: 0}  # CRIT, WARN while down, CRIT, recovered
     value: float = 0
     for m in range(45):
         if m in faults:
