@@ -4,13 +4,17 @@
 with `?rid=` so that Healthchecks pairs the start with its end and measures the
 run. A ping has a short timeout and never raises: a failed ping is logged (a
 warning without the URL, which holds the check's UUID) and the check goes on.
-`Heartbeat` pings a second URL for the daemon itself. `NullLiveness` and
+`BackgroundLiveness` sends them from a worker thread, so that not even a
+hanging ping host delays a check. `Heartbeat` pings a second URL for the
+daemon itself. `NullLiveness` and
 `NullHeartbeat` stand in when nothing is configured."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import ssl
+import threading
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,6 +71,55 @@ class HttpLiveness:
 
     def close(self) -> None:
         self._client.close()
+
+
+class BackgroundLiveness:
+    """Sends another Liveness's pings from one worker thread, in order, so that
+    `start`/`success`/`fail` return at once even when the ping host hangs.
+    A bounded queue: when it is full the ping is dropped with a warning (the
+    missing ping is what Healthchecks alerts on). `ping` stays synchronous."""
+
+    def __init__(self, inner: HttpLiveness, max_pending: int = 100) -> None:
+        self._inner = inner
+        self._queue: queue.Queue[tuple[PingKind, str, str] | None] = queue.Queue(max_pending)
+        self._worker = threading.Thread(target=self._run, name="liveness-pings", daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self._inner.ping(*item)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _put(self, kind: PingKind, rid: str, body: str) -> None:
+        try:
+            self._queue.put_nowait((kind, rid, body))
+        except queue.Full:
+            log.warning("liveness %s ping dropped: %d pings pending", kind, self._queue.qsize())
+
+    def ping(self, kind: PingKind, rid: str, body: str = "") -> bool:
+        return self._inner.ping(kind, rid, body)
+
+    def start(self, rid: str) -> None:
+        self._put("start", rid, "")
+
+    def success(self, rid: str, body: str = "") -> None:
+        self._put("success", rid, body)
+
+    def fail(self, rid: str, body: str = "") -> None:
+        self._put("fail", rid, body)
+
+    def flush(self) -> None:
+        """Wait until every queued ping was sent or failed (tests, shutdown)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Send what is queued (each ping is bounded by its timeout), then stop."""
+        self._queue.put(None)
+        self._worker.join()
+        self._inner.close()
 
 
 class NullLiveness:

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from alerts.base import Notifier
 from alerts.config import Secrets
 from alerts.google_chat import GoogleChatNotifier
-from alerts.liveness import Heartbeat, HttpLiveness, NullHeartbeat, NullLiveness
+from alerts.liveness import (
+    BackgroundLiveness,
+    Heartbeat,
+    HttpLiveness,
+    NullHeartbeat,
+    NullLiveness,
+)
 from alerts.pagerduty import PagerDutyNotifier
 from alerts.slack import SlackNotifier
 
@@ -67,11 +73,12 @@ def build_notifiers(settings: Settings, secrets: Secrets,
 
 
 def build_liveness(settings: Settings, secrets: Secrets,
-                   verify: Verify = True) -> HttpLiveness | NullLiveness:
+                   verify: Verify = True) -> BackgroundLiveness | NullLiveness:
+    """Pings sent from a worker thread; `close()` sends what is queued."""
     if not (settings.liveness.enabled and secrets.ping_url):
         return NullLiveness()
-    return HttpLiveness(secrets.ping_url, timeout=settings.liveness.timeout_seconds,
-                        verify=verify)
+    return BackgroundLiveness(HttpLiveness(
+        secrets.ping_url, timeout=settings.liveness.timeout_seconds, verify=verify))
 
 
 def build_heartbeat(settings: Settings, secrets: Secrets,

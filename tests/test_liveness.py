@@ -4,11 +4,18 @@ run ids, short timeouts, never an exception, never the ping URL in a log line.""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 
 import pytest
 
-from alerts.liveness import Heartbeat, HttpLiveness, NullHeartbeat, NullLiveness
+from alerts.liveness import (
+    BackgroundLiveness,
+    Heartbeat,
+    HttpLiveness,
+    NullHeartbeat,
+    NullLiveness,
+)
 from tests.peers.http_peers import Fault
 from tests.peers.http_services import HealthchecksPeer, Ping
 
@@ -76,3 +83,27 @@ def test_null_objects_do_nothing() -> None:
     NullLiveness().success("x", "body")
     NullLiveness().fail("x", "body")
     assert NullHeartbeat().heartbeat() is False
+
+
+def test_background_pings_return_at_once_and_keep_their_order(
+        healthchecks_peer: HealthchecksPeer, caplog: pytest.LogCaptureFixture) -> None:
+    healthchecks_peer.hang_seconds = 30.0  # held until the peer is told to go on
+    healthchecks_peer.queue("timeout")
+    live = BackgroundLiveness(HttpLiveness(healthchecks_peer.ping_url, timeout=5.0),
+                              max_pending=2)
+    rid = str(uuid.uuid4())
+    live.start(rid)  # the worker is stuck on this one, the caller is not
+    for _ in range(1000):  # until the worker's request is held by the peer (<= 10 s)
+        if healthchecks_peer.requests:
+            break
+        threading.Event().wait(0.01)
+    assert healthchecks_peer.requests
+    live.success(rid, "ok")
+    live.fail(rid, "boom")
+    live.success(rid, "dropped: the queue holds 2")
+    assert "liveness success ping dropped: 2 pings pending" in caplog.text
+    assert healthchecks_peer.pings == []  # nothing answered yet, and we are not blocked
+    healthchecks_peer.release()
+    live.close()
+    assert [(p.kind, p.body) for p in healthchecks_peer.pings] == [("success", "ok"),
+                                                                    ("fail", "boom")]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from alerts.config import Secrets
-from alerts.liveness import Heartbeat, HttpLiveness, NullHeartbeat, NullLiveness
+from alerts.liveness import BackgroundLiveness, Heartbeat, NullHeartbeat, NullLiveness
 from alerts.notifiers import NOTIFIERS, build_heartbeat, build_liveness, build_notifiers
 from monitor.errors import ConfigError
 from monitor.settings import Settings, parse_settings
@@ -41,7 +41,9 @@ def test_liveness_is_a_null_object_unless_configured() -> None:
     assert isinstance(build_liveness(settings(), Secrets()), NullLiveness)
     assert isinstance(build_heartbeat(settings(), Secrets()), NullHeartbeat)
     secrets = Secrets.from_env(ENV)
-    assert isinstance(build_liveness(settings(), secrets), HttpLiveness)
+    live = build_liveness(settings(), secrets)
+    assert isinstance(live, BackgroundLiveness)
+    live.close()
     assert isinstance(build_heartbeat(settings(), secrets), Heartbeat)
     off = settings(liveness={"enabled": False})
     assert isinstance(build_liveness(off, secrets), NullLiveness)
