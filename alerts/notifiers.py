@@ -10,7 +10,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from alerts.base import Notifier
-from alerts.config import Secrets
+from alerts.config import (
+    GOOGLE_CHAT_URL_ENV,
+    HEARTBEAT_URL_ENV,
+    PING_URL_ENV,
+    ROUTING_KEY_ENV,
+    SLACK_URL_ENV,
+    Secrets,
+)
 from alerts.google_chat import GoogleChatNotifier
 from alerts.liveness import (
     BackgroundLiveness,
@@ -87,6 +94,26 @@ def build_heartbeat(settings: Settings, secrets: Secrets,
         return NullHeartbeat()
     return Heartbeat(secrets.heartbeat_url, timeout=settings.liveness.timeout_seconds,
                      verify=verify)
+
+
+def notifier_summary(settings: Settings, secrets: Secrets) -> dict[str, str]:
+    """Where each notifier and pinger sends, for `validate`: never a secret,
+    only whether it is set (and the PagerDuty events URL, which is public)."""
+    pd = settings.pagerduty
+    rows = {
+        "pagerduty": (pd.enabled, secrets.pagerduty_routing_key, f"{pd.events_url} "
+                      f"(routing key from ${ROUTING_KEY_ENV})"),
+        "slack": (settings.slack.enabled, secrets.slack_webhook_url,
+                  f"webhook from ${SLACK_URL_ENV}"),
+        "google_chat": (settings.google_chat.enabled, secrets.google_chat_webhook_url,
+                        f"webhook from ${GOOGLE_CHAT_URL_ENV}"),
+        "liveness": (settings.liveness.enabled, secrets.ping_url, f"pings ${PING_URL_ENV}"),
+        "heartbeat": (settings.liveness.enabled, secrets.heartbeat_url,
+                      f"pings ${HEARTBEAT_URL_ENV}"),
+    }
+    return {name: where if enabled and secret else
+            ("disabled" if not enabled else "not configured")
+            for name, (enabled, secret, where) in rows.items()}
 
 
 def close_all(notifiers: dict[str, Notifier]) -> None:

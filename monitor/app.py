@@ -3,6 +3,7 @@ knows which concrete classes make up the product."""
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import sqlite3
@@ -15,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from alerts.base import Notifier
+from alerts.config import Secrets
+from alerts.notifiers import notifier_summary
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
 from monitor.alerting import AlertEngine, Alerting
@@ -139,4 +142,5 @@ def sink_summary(settings: Settings) -> Mapping[str, str]:
     """Where each sink sends, without secrets (for `validate`)."""
     s = settings.statsd
     where = f"unix://{s.socket_path}" if s.socket_path else f"udp://{s.host}:{s.port}"
-    return {"statsd": f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"}
+    statsd = f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"
+    return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(os.environ))}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from alerts.config import Secrets
 from alerts.liveness import BackgroundLiveness, Heartbeat, NullHeartbeat, NullLiveness
 from alerts.notifiers import NOTIFIERS, build_heartbeat, build_liveness, build_notifiers
+from monitor import cli
 from monitor.errors import ConfigError
 from monitor.settings import Settings, parse_settings
 
@@ -82,3 +85,25 @@ def test_pagerduty_section_is_strict_and_takes_the_eu_region() -> None:
     assert "test.toml: pagerduty.max_attempts: Input should be less than or equal to 5" \
         in problems
     assert "test.toml: pagerduty.routing_key: unknown key" in problems
+
+
+def test_validate_shows_each_notifier_without_its_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "billing-monitor.toml"
+    config.write_text('[checks.unbilled_orders]\nthresholds = { critical = 10 }\n'
+                      '[google_chat]\nenabled = false\n')
+    for var, value in ENV.items():
+        if var != "BILLING_MONITOR_HEARTBEAT_URL":
+            monkeypatch.setenv(var, value)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(config), "validate", "--json"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    sinks = json.loads(out)["sinks"]
+    assert sinks["pagerduty"] == ("https://events.pagerduty.com "
+                                  "(routing key from $PAGERDUTY_ROUTING_KEY)")
+    assert sinks["slack"] == "webhook from $SLACK_WEBHOOK_URL"
+    assert (sinks["google_chat"], sinks["heartbeat"]) == ("disabled", "not configured")
+    for value in ENV.values():
+        assert value not in out
