@@ -216,3 +216,56 @@ def test_state_and_outbox_commit_together_or_not_at_all(
         result("unbilled_orders", 25, clock.advance(minutes=5), opts))
     make_dispatcher(store, [pd], clock).dispatch()
     assert pd.seen() == [("trigger", "open", KEY, "critical")]  # not lost by the failure
+
+
+def test_counts_and_hysteresis_survive_restarts(state_url: str) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    cfg = {"trigger_after": 3, "resolve_after": 2, "recovery": 4, "warning": None}
+    for value in (25, 25, 0, 25, 25):  # the OK breaks the streak: no page yet
+        run(state_url, value, clock, pd, **cfg)
+        clock.advance(minutes=5)
+    assert pd.delivered == []
+    run(state_url, 25, clock, pd, **cfg)
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]
+    for value in (7, 7, 3, 7, 3):  # OK but above the recovery level 4 does not count
+        clock.advance(minutes=5)
+        run(state_url, value, clock, pd, **cfg)
+    assert len(pd.delivered) == 1
+    clock.advance(minutes=5)
+    run(state_url, 2, clock, pd, **cfg)
+    assert pd.seen()[1:] == [("resolve", "resolve", KEY, "critical")]
+
+
+def test_period_rollover_resolves_last_weeks_key_and_opens_this_weeks(store: Engine) -> None:
+    from monitor.status import read_status
+
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    checks = {"unbilled_orders": opts}
+    for _ in range(2):
+        make_engine(store, checks, ["pagerduty"]).emit(
+            result("unbilled_orders", 25, clock(), opts))
+        clock.advance(days=4)  # Thursday W47, then Monday W48
+    make_dispatcher(store, [pd], clock).dispatch()
+    new = "billing/unbilled_orders/2026-W48"
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical"),
+                         ("trigger", "open", new, "critical")]
+    assert "period of billing/unbilled_orders/2026-W47 ended" in pd.delivered[1].summary
+    status = read_status(store, clock(), ["unbilled_orders"])
+    assert [i.dedup_key for i in status.incidents] == [new]
+    make_engine(store, checks, ["pagerduty"]).emit(result("unbilled_orders", 0, clock(), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen()[3:] == [("resolve", "resolve", new, "critical")]
+    assert read_status(store, clock(), ["unbilled_orders"]).incidents == []
+
+
+def test_non_period_scoped_check_keeps_one_key_across_weeks(store: Engine) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options(period_scoped=False)
+    for _ in range(3):
+        make_engine(store, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+            result("unbilled_orders", 25, clock(), opts))
+        clock.advance(days=4)
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", "billing/unbilled_orders", "critical")]
