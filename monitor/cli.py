@@ -25,7 +25,7 @@ from alerts.base import Notifier
 from alerts.config import Secrets
 from alerts.notifiers import build_notifiers
 from alerts.statsd import RecordingClient, StatsdClient
-from monitor import __version__, outbox
+from monitor import __version__, outbox, silences
 from monitor.alerting import Alerting
 from monitor.app import (
     AppServices,
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run checks once through all sinks; exit 0/1/2/3")
     c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    silences.add_parser(sub)
     st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
@@ -141,6 +142,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         alerting.close()
     print(status_json(report) if args.json else status_text(report))
+    return ExitCode.OK
+
+
+def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check is None and args.end is None and not args.list:
+        raise UsageError("silence: give a CHECK (with --reason), --list or --end ID")
+    if args.check is not None and args.check != "*" and args.check not in settings.checks:
+        raise UsageError(f"silence: unknown check {args.check!r}")
+    if args.check is not None and not args.reason:
+        raise UsageError("silence: --reason is required")
+    if args.minutes <= 0:
+        raise UsageError("silence: --minutes must be positive")
+    alerting = open_alerting(settings)
+    now = utc_now()
+    try:
+        if args.end is not None and not silences.end(alerting.store, args.end, now):
+            raise UsageError(f"silence: no active silence with id {args.end}")
+        if args.check is not None:
+            sid = silences.add(alerting.store, args.check, now, args.minutes, args.reason,
+                               args.by or silences.who())
+            print(f"Silence {sid}: {args.check} muted for {args.minutes:g} minutes.")
+        print(silences.render(silences.active(alerting.store, now)))
+    finally:
+        alerting.close()
     return ExitCode.OK
 
 
@@ -236,6 +261,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args, settings)
     if args.command == "status":
         return cmd_status(args, settings)
+    if args.command == "silence":
+        return cmd_silence(args, settings)
     if args.command == "test-alert":
         return cmd_test_alert(args, settings)
     return cmd_validate(args, settings)

@@ -144,3 +144,42 @@ def test_check_fails_clearly_when_the_state_store_is_unreachable(
     err = capsys.readouterr().err
     assert "state store postgresql+psycopg://monitor:***@127.0.0.1:1/state is unavailable" in err
     assert ":pw@" not in err
+
+
+def test_silence_command_mutes_a_check_until_it_is_ended(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    billing_db(tmp_path / "billing.db", 25)
+    assert cli.run(["--config", str(cfg), "silence", "unbilled_orders", "--minutes", "120",
+                    "--reason", "billing migration", "--by", "alice"]) == 0
+    out = capsys.readouterr().out
+    assert "Silence 1: unbilled_orders muted for 120 minutes." in out
+    assert "alice" in out and "billing migration" in out
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert env.messages == []  # muted, but tracked:
+    capsys.readouterr()
+    cli.run(["--config", str(cfg), "status", "--json"])
+    (incident,) = json.loads(capsys.readouterr().out)["incidents"]
+    assert (incident["notified"], incident["silenced_open"]) == (False, True)
+    assert cli.run(["--config", str(cfg), "silence", "--end", "1"]) == 0
+    assert "No active silences" in capsys.readouterr().out
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert len(env.messages) == 1  # the silence ended while still failing: it notifies
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["silence"], "give a CHECK"),
+    (["silence", "nope", "--reason", "x"], "unknown check 'nope'"),
+    (["silence", "unbilled_orders"], "--reason is required"),
+    (["silence", "--end", "7"], "no active silence with id 7"),
+])
+def test_silence_command_usage_errors(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+    argv: list[str], message: str,
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(cfg), *argv])
+    assert exit_.value.code == 64
+    assert message in capsys.readouterr().err
