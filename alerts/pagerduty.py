@@ -66,6 +66,7 @@ class PagerDutyNotifier:
         self._dashboard = dashboard_url
         client = pagerduty.EventsApiV2Client(routing_key, base_url=events_url, verify=verify)
         retries = max_attempts - 1
+        self._attempts = max_attempts
         client.timeout = timeout  # type: ignore[assignment]  # an int class default; httpx takes floats
         client.max_network_attempts = retries
         # A status in `retry` is retried that many times, then returned; 0 there
@@ -92,9 +93,10 @@ class PagerDutyNotifier:
                 self._client.acknowledge(n.dedup_key)
         except pagerduty.HttpError as exc:
             raise self._status_error(exc) from None
-        except pagerduty.Error:  # network: refused, timeout, TLS, after the bounded retries
-            raise SinkError("PagerDuty: events API unreachable (connection failed or timed "
-                            "out)") from None
+        except pagerduty.Error as exc:  # network: refused, timeout, TLS, after the retries
+            cause = type(exc.__cause__).__name__ if exc.__cause__ else "network error"
+            raise SinkError(f"PagerDuty: events API unreachable ({cause}, {self._attempts} "
+                            "attempt(s))") from None
         except (pagerduty.UrlError, ValueError, TypeError) as exc:
             raise SinkError(f"PagerDuty: cannot send: {self._scrub(str(exc))}",
                             permanent=True) from None

@@ -105,6 +105,9 @@ def test_faults_are_transient(pagerduty_peer: PagerDutyPeer, tls: Tls, fault: Fa
     assert info.value.permanent is False
     assert info.value.retry_after == retry_after
     assert str(info.value).startswith("PagerDuty: ")
+    if fault in ("refused", "timeout"):
+        cause = "ConnectError" if fault == "refused" else "ReadTimeout"
+        assert str(info.value) == f"PagerDuty: events API unreachable ({cause}, 1 attempt(s))"
     _secret_free(info.value, caplog, ROUTING_KEY)
     assert pagerduty_peer.incidents == []
 
