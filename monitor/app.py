@@ -143,4 +143,6 @@ def sink_summary(settings: Settings) -> Mapping[str, str]:
     s = settings.statsd
     where = f"unix://{s.socket_path}" if s.socket_path else f"udp://{s.host}:{s.port}"
     statsd = f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"
-    return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(os.environ))}
+    state = make_url(settings.state.url).render_as_string(hide_password=True)
+    return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(os.environ)),
+            "state": f"{state} (alert state and outbox)"}

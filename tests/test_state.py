@@ -78,3 +78,14 @@ def test_alert_and_outbox_and_silence_settings_are_validated() -> None:
                                 "end": "2026-11-21T02:00:00Z", "reason": "migration"}]}
     with pytest.raises(ConfigError, match=r"silences\.0\.check: no check named 'nope'"):
         parse_settings(raw, "f.toml", {})
+
+
+def test_the_example_config_documents_state_outbox_and_alert_policy() -> None:
+    from monitor.settings import load_settings
+
+    path = Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml"
+    s = load_settings(path, env={})
+    assert s.state.url == f"sqlite:///{path.parent / 'billing-monitor-state.db'}"
+    assert s.outbox.max_attempts == 20 and s.outbox.drain_seconds == 20
+    alert = s.checks["unbilled_orders"].alert
+    assert (alert.trigger_after, alert.recovery, alert.period_scoped) == (2, 5, True)
