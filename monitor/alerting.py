@@ -145,7 +145,8 @@ class AlertEngine:
             out = policy_for(opts.alert).step(track, obs, muted)
             if out.superseded is not None:
                 _save(conn, out.superseded, result.check, "status", seq, now, None)
-                seq += 1
+            if out.track.main.key != track.main.key:
+                seq += 1  # the new key is now the check's latest (load_track)
             _save(conn, out.track.main, result.check, "status", seq, now, out.track)
             _save(conn, out.track.degraded, result.check, "degraded", 0, now, None)
             record_run(conn, result)

@@ -269,3 +269,18 @@ def test_non_period_scoped_check_keeps_one_key_across_weeks(store: Engine) -> No
         clock.advance(days=4)
     make_dispatcher(store, [pd], clock).dispatch()
     assert pd.seen() == [("trigger", "open", "billing/unbilled_orders", "critical")]
+
+
+def test_a_new_period_after_a_resolved_incident_pages_once(store: Engine) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    checks = {"unbilled_orders": opts}
+    for value, days in ((25, 0), (0, 1), (25, 3), (25, 0), (25, 0), (25, 0)):
+        clock.advance(days=days, minutes=5)  # W47 opens and resolves; then W48 fails
+        make_engine(store, checks, ["pagerduty"]).emit(
+            result("unbilled_orders", value, clock(), opts))
+        make_dispatcher(store, [pd], clock).dispatch()
+    new = "billing/unbilled_orders/2026-W48"
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical"),
+                         ("trigger", "open", new, "critical")]
