@@ -137,7 +137,10 @@ class AlertEngine:
         now = result.started_at
         main_key = dedup_key(self._service, result.check, result.period.label,
                              opts.alert.period_scoped)
-        obs = Observation(result.status, main_key, recovered(result, opts), now)
+        # With no notifier in this process (say, a manual run without the
+        # secrets) notifications are held, not lost: see policy.py.
+        obs = Observation(result.status, main_key, recovered(result, opts), now,
+                          deliverable=bool(self._channels))
         with self._engine.begin() as conn:
             track, seq = load_track(conn, result.check,
                                     main_key, degraded_key(self._service, result.check))
@@ -157,6 +160,9 @@ class AlertEngine:
                          ", ".join(self._channels) or "no channel")
         if muted and result.status is not Status.OK:
             log.info("check %s is silenced: state updated, no notification", result.check)
+        if not self._channels and result.status is not Status.OK:
+            log.warning("no notifier is configured in this process: alerts for %s are held "
+                        "for a run that has one", result.check)
 
     def notification(self, ev: Event, result: CheckResult, opts: CheckOptions,
                      track: Track) -> Notification:

@@ -76,7 +76,11 @@ class Dispatcher:
         for row in rows:
             lane = (row.channel, row.dedup_key)
             now = self._clock()
-            if lane in blocked or row.next_attempt_at > now or deadline():
+            # A channel this process has no notifier for (e.g. a manual run
+            # without its secret) is left to a process that has one, until max_age.
+            fresh = now - row.created_at < self._backoff.max_age
+            absent = row.channel not in self.notifiers and fresh
+            if lane in blocked or absent or row.next_attempt_at > now or deadline():
                 blocked.add(lane)  # keep trigger -> resolve order per key and channel
                 report.skipped += 1
                 continue
@@ -94,8 +98,7 @@ class Dispatcher:
         notifier = self.notifiers.get(row.channel)
         try:
             if notifier is None:
-                raise SinkError(f"no notifier named {row.channel!r} is configured",
-                                permanent=True)
+                raise SinkError(f"no notifier named {row.channel!r} is configured")
             notifier.deliver(outbox.from_payload(row.payload))
         except Exception as exc:
             error = describe_error(exc)

@@ -15,6 +15,10 @@ Rules (README "Alerting: dedup keys and policy"):
 - Muted (silenced) runs update state but queue no trigger; a resolve of an
   incident that was notified is never muted (every trigger gets its resolve).
   When the silence ends and the incident is still open, the next run notifies.
+- Held runs (`Observation.deliverable` false: the process has no notifier to
+  queue for, e.g. a manual run without the secrets) change no notification
+  state at all and do not roll the period over, so a later run that can
+  deliver sends whatever is due, resolves included.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Observation:
     key: str  # the main dedup key for this run's period
     recovered: bool = True  # value back past the recovery threshold
     at: datetime = datetime.min
+    deliverable: bool = True  # False: hold every notification for a later run
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,12 @@ def _counters(t: Track, obs: Observation) -> Track:
     return replace(t, status=obs.status, since=since, bad=t.bad + 1, ok=0, unknown=0)
 
 
-def _notify(inc: Incident, kind: str, at: datetime, muted: bool,
+def _notify(inc: Incident, kind: str, obs: Observation, muted: bool,
             renotify: timedelta | None) -> tuple[Incident, list[Event]]:
     """Queue what the incident's notified state lacks."""
+    at = obs.at
+    if not obs.deliverable:
+        return inc, []
     if not inc.open:
         if inc.notified is None:
             return inc, []
@@ -154,9 +162,9 @@ class ThresholdPolicy:
         events: list[Event] = []
         superseded = None
         main = t.main
-        if main.key != obs.key and obs.status is not Status.UNKNOWN:
+        if main.key != obs.key and obs.status is not Status.UNKNOWN and obs.deliverable:
             # The period rolled over: the old key can never be updated again.
-            old, evs = _notify(replace(main, open=False), "status", obs.at, muted, None)
+            old, evs = _notify(replace(main, open=False), "status", obs, muted, None)
             events += evs
             superseded = old if main.open or evs else None
             main = Incident(obs.key)
@@ -168,14 +176,14 @@ class ThresholdPolicy:
                 main = Incident(main.key, True, sev, obs.at, main.notified, main.last_notified_at)
         elif obs.status is Status.OK and main.open and t.ok >= self.cfg.resolve_after:
             main = replace(main, open=False)
-        main, evs = _notify(main, "status", obs.at, muted, self._renotify)
+        main, evs = _notify(main, "status", obs, muted, self._renotify)
         events += evs
         deg = t.degraded
         if obs.status is Status.UNKNOWN and t.unknown >= self.cfg.degraded_after and not deg.open:
             deg = replace(deg, open=True, severity="warning", opened_at=obs.at)
         elif obs.status is not Status.UNKNOWN and deg.open:
             deg = replace(deg, open=False)
-        deg, evs = _notify(deg, "degraded", obs.at, muted, self._renotify)
+        deg, evs = _notify(deg, "degraded", obs, muted, self._renotify)
         events += evs
         return Outcome(replace(t, main=main, degraded=deg), tuple(events), superseded)
 
@@ -186,8 +194,8 @@ class NoAlerts:
 
     def step(self, track: Track, obs: Observation, muted: bool) -> Outcome:
         t = _counters(track, obs)
-        main, e1 = _notify(replace(t.main, open=False), "status", obs.at, False, None)
-        deg, e2 = _notify(replace(t.degraded, open=False), "degraded", obs.at, False, None)
+        main, e1 = _notify(replace(t.main, open=False), "status", obs, False, None)
+        deg, e2 = _notify(replace(t.degraded, open=False), "degraded", obs, False, None)
         return Outcome(replace(t, main=main, degraded=deg), (*e1, *e2))
 
 

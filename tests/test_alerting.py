@@ -284,3 +284,42 @@ def test_a_new_period_after_a_resolved_incident_pages_once(store: Engine) -> Non
     assert pd.seen() == [("trigger", "open", KEY, "critical"),
                          ("resolve", "resolve", KEY, "critical"),
                          ("trigger", "open", new, "critical")]
+
+
+def test_a_run_without_any_notifier_holds_alerts_for_a_run_that_has_one(
+    store: Engine, caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    checks = {"unbilled_orders": opts}
+    make_engine(store, checks, []).emit(result("unbilled_orders", 25, clock(), opts))
+    assert "alerts for unbilled_orders are held" in caplog.text
+    assert outbox.stats(store, clock()).depth == 0
+    for value in (25, 0):  # the daemon, with PagerDuty configured
+        make_engine(store, checks, ["pagerduty"]).emit(
+            result("unbilled_orders", value, clock.advance(minutes=5), opts))
+        make_dispatcher(store, [pd], clock).dispatch()
+    make_engine(store, checks, []).emit(  # manual run again, billing broken
+        result("unbilled_orders", 25, clock.advance(minutes=5), opts))
+    make_engine(store, checks, []).emit(  # ... and fixed before the daemon runs
+        result("unbilled_orders", 0, clock.advance(minutes=5), opts))
+    make_engine(store, checks, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock.advance(minutes=5), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical"),
+                         ("trigger", "open", KEY, "critical")]
+
+
+def test_a_held_resolve_is_sent_by_the_next_run_that_can(store: Engine) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    checks = {"unbilled_orders": opts}
+    make_engine(store, checks, ["pagerduty"]).emit(result("unbilled_orders", 25, clock(), opts))
+    make_engine(store, checks, []).emit(
+        result("unbilled_orders", 0, clock.advance(minutes=5), opts))
+    make_engine(store, checks, ["pagerduty"]).emit(
+        result("unbilled_orders", 0, clock.advance(minutes=5), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [("trigger", "open", KEY, "critical"),
+                         ("resolve", "resolve", KEY, "critical")]

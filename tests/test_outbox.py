@@ -140,10 +140,19 @@ def test_dead_when_too_old_or_permanent(store: Engine, caplog: pytest.LogCapture
     assert outbox.stats(store, clock()).dead == 2
 
 
-def test_a_row_for_an_unconfigured_channel_is_dead_not_lost(store: Engine) -> None:
-    put(store, note(), channels=("google_chat",))
-    assert make_dispatcher(store, [], Clock()).dispatch().dead == 1
-    assert "no notifier named 'google_chat'" in str(rows(store)[0][3])
+def test_a_row_for_a_channel_this_process_lacks_waits_for_one_that_has_it(
+    store: Engine,
+) -> None:
+    clock, chat = Clock(), FakeNotifier("google_chat")
+    put(store, note(), channels=("google_chat",), at=clock)
+    backoff = Backoff(max_age=timedelta(hours=2))
+    assert make_dispatcher(store, [], clock, backoff).dispatch().skipped == 1  # not dead
+    assert rows(store) == [(1, 0, False, None)]
+    assert make_dispatcher(store, [chat], clock, backoff).dispatch().delivered == 1
+    put(store, note(key="billing/y"), channels=("google_chat",), at=clock)
+    clock.advance(hours=3)  # nobody could deliver it for longer than max_age
+    assert make_dispatcher(store, [], clock, backoff).dispatch().dead == 1
+    assert "no notifier named 'google_chat'" in str(rows(store)[1][3])
 
 
 def test_two_dispatchers_do_not_both_claim_a_row(store: Engine) -> None:

@@ -36,11 +36,12 @@ class Driver:
         self.at = T0
 
     def feed(self, *statuses: Status, key: str = KEY, recovered: bool = True,
-             muted: bool = False) -> list[tuple[str, str, str, str]]:
+             muted: bool = False, deliverable: bool = True) -> list[tuple[str, str, str, str]]:
         out = []
         for status in statuses:
             self.at += timedelta(minutes=5)
-            o = self.policy.step(self.track, Observation(status, key, recovered, self.at), muted)
+            obs = Observation(status, key, recovered, self.at, deliverable)
+            o = self.policy.step(self.track, obs, muted)
             self.track = o.track
             out += [(e.action, e.reason, e.key, e.severity) for e in o.events]
         return out
@@ -186,3 +187,14 @@ def test_silence_window() -> None:
         Silence(check="x", start=datetime(2026, 1, 1), end=datetime(2026, 1, 2), reason="r")
     with pytest.raises(ValidationError, match="after start"):
         Silence(check="x", start=T0, end=T0, reason="r")
+
+
+def test_held_runs_change_no_notification_state_and_do_not_roll_over() -> None:
+    d = Driver()
+    assert d.feed(CRIT, deliverable=False) == []
+    assert d.track.main.open and d.track.main.notified is None
+    assert d.feed(CRIT) == [("trigger", "open", KEY, "critical")]
+    new = "billing/x/2026-W48"
+    assert d.feed(OK, key=new, deliverable=False) == []
+    assert d.track.main.key == KEY  # the old key still awaits its resolve
+    assert d.feed(OK, key=new) == [("resolve", "resolve", KEY, "critical")]
