@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, select, text, update
 
 from alerts.base import Notification
 from checks.base import CheckOptions
@@ -55,7 +56,13 @@ def _incident(row: Any) -> Incident:
 
 
 def load_track(conn: Connection, check: str, main_key: str, deg_key: str) -> tuple[Track, int]:
-    """The check's state and the sequence number of its current main key."""
+    """The check's state and the sequence number of its current main key.
+    Locks the check's state until commit (SQLite: BEGIN IMMEDIATE already
+    did; PostgreSQL: a transaction-level advisory lock, which also covers a
+    check's first run, when there is no row yet to lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                     {"k": zlib.crc32(f"billing-monitor/{check}".encode())})
     row = conn.execute(
         select(alerts).where(alerts.c.check_name == check, alerts.c.kind == "status")
         .order_by(alerts.c.seq.desc()).limit(1).with_for_update()

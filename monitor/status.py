@@ -34,7 +34,7 @@ class IncidentRow:
     severity: str | None
     opened_at: datetime | None
     notified: bool
-    silenced_open: bool  # open but never notified (e.g. opened during a silence)
+    pending: bool  # open but not notified yet (silenced, or held: no notifier)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def status_text(report: StatusReport) -> str:
     out = [table(["CHECK", "STATUS", "VALUE", "PERIOD", "LAST RUN", "ERROR"], rows), ""]
     if report.incidents:
         inc = [[i.dedup_key, i.severity or "-", _when(i.opened_at),
-                "yes" if i.notified else "no (silenced)"] for i in report.incidents]
+                "yes" if i.notified else "not yet (silenced or held)"] for i in report.incidents]
         out.append(table(["OPEN INCIDENT (DEDUP KEY)", "SEVERITY", "SINCE", "NOTIFIED"], inc))
     else:
         out.append("No open incidents.")

@@ -323,3 +323,38 @@ def test_a_held_resolve_is_sent_by_the_next_run_that_can(store: Engine) -> None:
     make_dispatcher(store, [pd], clock).dispatch()
     assert pd.seen() == [("trigger", "open", KEY, "critical"),
                          ("resolve", "resolve", KEY, "critical")]
+
+
+def test_concurrent_runs_of_one_check_page_once(state_url: str) -> None:
+    """Two monitor processes (threads with their own engines here) evaluating
+    the same check at once, from its very first run: one incident."""
+    import threading
+
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    opts = options()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        engine = open_state(state_url)
+        try:
+            start.wait()
+            for _ in range(10):
+                make_engine(engine, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+                    result("unbilled_orders", 25, clock(), opts))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    open_state(state_url).dispose()  # migrate once, as the daemon's start-up would
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = open_state(state_url)
+    make_dispatcher(engine, [pd], clock).dispatch()
+    engine.dispose()
+    assert pd.seen() == [("trigger", "open", KEY, "critical")]

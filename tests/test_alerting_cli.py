@@ -161,7 +161,7 @@ def test_silence_command_mutes_a_check_until_it_is_ended(
     capsys.readouterr()
     cli.run(["--config", str(cfg), "status", "--json"])
     (incident,) = json.loads(capsys.readouterr().out)["incidents"]
-    assert (incident["notified"], incident["silenced_open"]) == (False, True)
+    assert (incident["notified"], incident["pending"]) == (False, True)
     assert cli.run(["--config", str(cfg), "silence", "--end", "1"]) == 0
     assert "No active silences" in capsys.readouterr().out
     assert cli.run(["--config", str(cfg), "check"]) == 2
