@@ -106,7 +106,7 @@ def build_alerting(
     store = open_state(settings.state.url)
     o = settings.outbox
     backoff = Backoff(o.backoff_seconds, o.backoff_max_seconds, o.max_attempts,
-                      timedelta(hours=o.max_age_hours))
+                      timedelta(hours=o.max_age_hours), keep=timedelta(days=o.keep_days))
     m = settings.monitor
     sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
                        env=m.env, source=socket.gethostname(), silences=settings.silences)

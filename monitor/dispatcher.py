@@ -35,6 +35,7 @@ class Backoff:
     max_attempts: int = 20
     max_age: timedelta = timedelta(hours=24)
     lease_seconds: float = 120.0
+    keep: timedelta = timedelta(days=7)  # delivered and dead rows, then pruned
 
     def delay(self, attempts: int, rand: float, retry_after: float | None = None) -> float:
         expo = min(self.max_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
@@ -48,6 +49,7 @@ class DispatchReport:
     failed: int = 0  # attempts that failed and will be retried
     dead: int = 0
     skipped: int = 0  # not due, or waiting behind an earlier row of the same key
+    pruned: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -86,6 +88,8 @@ class Dispatcher:
                 continue
             if not self._attempt(row, now, report):
                 blocked.add(lane)
+        with self._engine.begin() as conn:
+            report.pruned = outbox.prune(conn, self._clock() - self._backoff.keep)
         return report
 
     def _attempt(self, row: outbox.Row, now: datetime, report: DispatchReport) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from alerts.base import Notification
 from monitor.state import outbox, utc
@@ -95,11 +95,21 @@ def dead(conn: Connection, row_id: int, error: str) -> None:
                  .values(dead=True, last_error=error[:500]))
 
 
+def prune(conn: Connection, before: datetime) -> int:
+    """Forget delivered and dead rows created before `before` (pending rows
+    are never pruned). Dead rows were logged at ERROR when they died."""
+    res = conn.execute(delete(outbox).where(
+        outbox.c.created_at < utc(before),
+        or_(outbox.c.delivered_at.is_not(None), outbox.c.dead.is_(True)),
+    ))
+    return int(res.rowcount)
+
+
 @dataclass(frozen=True)
 class OutboxStats:
     depth: int  # undelivered rows still being tried
     oldest_age_seconds: float  # age of the oldest of them, 0 when empty
-    dead: int  # rows given up on (kept for inspection, never deleted silently)
+    dead: int  # rows given up on within the last `keep_days` (logged when they died)
 
 
 def stats(engine: Engine, now: datetime) -> OutboxStats:

@@ -212,6 +212,9 @@ class OutboxSection(BaseModel):
     backoff_max_seconds: float = Field(default=1800.0, gt=0, le=86400)
     max_attempts: int = Field(default=20, ge=1, le=1000)
     max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    keep_days: float = Field(
+        default=7, gt=0, le=365, description="delivered and dead rows are kept this long"
+    )
     drain_seconds: float = Field(
         default=20.0, ge=0, le=600, description="how long `check` delivers after its run"
     )

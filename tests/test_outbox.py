@@ -187,3 +187,20 @@ def test_gauges_reach_dogstatsd(statsd: UdpListener) -> None:
         "billing.outbox.depth:3|g|#env:test",
         "billing.outbox.oldest_age_seconds:630.25|g|#env:test",
     ]
+
+
+def test_delivered_and_dead_rows_are_pruned_after_keep_pending_never(store: Engine) -> None:
+    clock = Clock()
+    pd = Counting("pagerduty")
+    put(store, note(key="billing/dead"), note(key="billing/pending"), note(key="billing/ok"),
+        channels=("pagerduty",), at=clock)
+    pd.failures = [SinkError("HTTP 404", permanent=True), SinkError("HTTP 500")]
+    pd.calls.clear()
+    backoff = Backoff(keep=timedelta(days=7), max_age=timedelta(days=30))
+    report = make_dispatcher(store, [pd], clock, backoff).dispatch()
+    assert (report.dead, report.failed, report.delivered, report.pruned) == (1, 1, 1, 0)
+    clock.advance(days=8)
+    pd.down = SinkError("HTTP 500")  # the pending one keeps failing
+    assert make_dispatcher(store, [pd], clock, backoff).dispatch().pruned == 2
+    assert [r[0] for r in rows(store)] == [2]  # only the pending row is left
+    assert outbox.stats(store, clock()).dead == 0
