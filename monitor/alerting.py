@@ -11,10 +11,8 @@ otherwise, `{service}/{check}/degraded` for "the monitor cannot run it".
 from __future__ import annotations
 
 import logging
-import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +21,6 @@ from sqlalchemy import Connection, Engine, and_, select, text, update
 from alerts.base import Notification
 from checks.base import CheckOptions
 from monitor import outbox
-from monitor.dispatcher import Dispatcher, DispatchReport
 from monitor.policy import Event, Incident, Observation, Silence, Track, policy_for
 from monitor.state import alerts, check_runs, silences, utc
 from monitor.thresholds import Thresholds
@@ -215,28 +212,3 @@ class AlertEngine:
         return None
 
 
-
-@dataclass
-class Alerting:
-    """The state store, the alert engine (a sink) and the outbox dispatcher."""
-
-    store: Engine
-    sink: AlertEngine
-    dispatcher: Dispatcher
-
-    def drain(self, seconds: float, monotonic: Callable[[], float] = time.monotonic
-              ) -> DispatchReport:
-        """One pass over the outbox, stopping after `seconds`; what is left
-        (failed, not yet due, or out of time) is tried by the next pass."""
-        stop = monotonic() + seconds
-        return self.dispatcher.dispatch(deadline=lambda: monotonic() >= stop)
-
-    def stats(self, now: datetime) -> outbox.OutboxStats:
-        return outbox.stats(self.store, now)
-
-    def close(self) -> None:
-        for notifier in self.dispatcher.notifiers.values():
-            close = getattr(notifier, "close", None)  # HTTP clients have one
-            if callable(close):
-                close()
-        self.store.dispose()

@@ -20,8 +20,8 @@ from alerts.config import Secrets
 from alerts.notifiers import notifier_summary
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
-from monitor.alerting import AlertEngine, Alerting
-from monitor.dispatcher import Backoff, Dispatcher
+from monitor.alerting import AlertEngine
+from monitor.dispatcher import Alerting, Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
 from monitor.settings import Settings

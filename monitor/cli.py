@@ -25,8 +25,7 @@ from alerts.base import Notifier
 from alerts.config import Secrets
 from alerts.notifiers import build_notifiers
 from alerts.statsd import RecordingClient, StatsdClient
-from monitor import __version__, outbox, silences
-from monitor.alerting import Alerting
+from monitor import __version__, silences
 from monitor.app import (
     AppServices,
     base_tags,
@@ -36,6 +35,7 @@ from monitor.app import (
     open_engine,
     sink_summary,
 )
+from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.render import report_json, report_text, table
 from monitor.runner import describe_error, utc_now
@@ -95,7 +95,12 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
         )
     services = AppServices(settings)
-    alerting = open_alerting(settings)
+    alerting: Alerting | AlertingUnavailable
+    try:
+        alerting = open_alerting(settings)
+    except Unavailable as exc:  # still run the checks: their metrics are worth sending
+        log.error("%s; checks run without alerting", exc)
+        alerting = AlertingUnavailable(str(exc))
     clients: list[StatsdClient] = []
 
     def keep(client: StatsdClient) -> StatsdClient:
@@ -107,18 +112,16 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         report = build_runner(settings, services, sinks).run(args.names or None)
         drained = alerting.drain(settings.outbox.drain_seconds)
         for error in drained.errors:
-            report.sink_errors.append(("outbox", "-", error))
-        stats = alerting.stats(utc_now())
+            report.sink_errors.append(("alerting", "-", error))
         tags = [*base_tags(settings), *settings.statsd.tags]
-        for client in clients:
-            outbox.emit_gauges(client, settings.statsd.namespace, tags, stats)
+        alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
     finally:
         for sink in sinks:
             sink.close()
         alerting.close()
         services.close()
     print(report_json(report) if args.json else report_text(report, settings))
-    return _exit_for(report)
+    return _exit_for(report) if alerting.available else ExitCode.UNAVAILABLE
 
 
 def open_alerting(settings: Settings) -> Alerting:

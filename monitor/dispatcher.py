@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from alerts.base import Notifier
+from alerts.statsd import NullSink
 from monitor import outbox
 from monitor.runner import Clock, describe_error, utc_now
-from monitor.types import SinkError
+from monitor.types import Sink, SinkError
 
 log = logging.getLogger("billing_monitor.dispatcher")
 
@@ -132,3 +134,58 @@ class Dispatcher:
             outbox.delivered(conn, row.id, self._clock())
         report.delivered += 1
         return True
+
+
+@dataclass
+class Alerting:
+    """The state store, the alert engine (a sink) and the outbox dispatcher."""
+
+    store: Engine
+    sink: Sink
+    dispatcher: Dispatcher
+    available = True
+
+    def drain(self, seconds: float, monotonic: Callable[[], float] = time.monotonic
+              ) -> DispatchReport:
+        """One pass over the outbox, stopping after `seconds`; what is left
+        (failed, not yet due, or out of time) is tried by the next pass."""
+        stop = monotonic() + seconds
+        return self.dispatcher.dispatch(deadline=lambda: monotonic() >= stop)
+
+    def stats(self, now: datetime) -> outbox.OutboxStats:
+        return outbox.stats(self.store, now)
+
+    def publish(self, clients: Sequence[outbox.GaugeClient], namespace: str,
+                tags: list[str], now: datetime) -> None:
+        """The outbox gauges, through each DogStatsD client."""
+        stats = self.stats(now)
+        for client in clients:
+            outbox.emit_gauges(client, namespace, tags, stats)
+
+    def close(self) -> None:
+        for notifier in self.dispatcher.notifiers.values():
+            close = getattr(notifier, "close", None)  # HTTP clients have one
+            if callable(close):
+                close()
+        self.store.dispose()
+
+
+class AlertingUnavailable:
+    """Stands in when the state store cannot be opened: the checks still run
+    and their metrics still reach Datadog; the run reports why and exits 69."""
+
+    available = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.sink: Sink = NullSink("alerting")
+
+    def drain(self, seconds: float) -> DispatchReport:
+        return DispatchReport(errors=[self.reason])
+
+    def publish(self, clients: Sequence[outbox.GaugeClient], namespace: str,
+                tags: list[str], now: datetime) -> None:
+        return None  # no numbers rather than wrong ones
+
+    def close(self) -> None:
+        return None

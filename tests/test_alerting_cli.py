@@ -183,3 +183,22 @@ def test_silence_command_usage_errors(
         cli.main(["--config", str(cfg), *argv])
     assert exit_.value.code == 64
     assert message in capsys.readouterr().err
+
+
+def test_check_still_sends_metrics_when_the_state_store_is_unreachable(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BILLING_MONITOR_STATE_URL",
+                       "postgresql+psycopg://monitor:pw@127.0.0.1:1/state")
+    cfg = config(tmp_path, statsd.port)
+    billing_db(tmp_path / "billing.db", 25)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(cfg), "check"])
+    assert exit_.value.code == 69
+    lines = statsd.drain()
+    assert any(line.startswith("billing.unbilled_orders:25") for line in lines), lines
+    assert not any(line.startswith("billing.outbox.") for line in lines)
+    captured = capsys.readouterr()
+    assert "unbilled_orders" in captured.out and "is unavailable" in captured.out
+    assert ":pw@" not in captured.out + captured.err
