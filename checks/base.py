@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
+from monitor.policy import AlertPolicy
 from monitor.thresholds import Thresholds
 from monitor.types import Check
 
@@ -42,6 +43,7 @@ class CheckOptions(BaseModel):
     tags: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
     runbook_url: str | None = None
+    alert: AlertPolicy = AlertPolicy()
 
     def thresholds_for(self, metric: str) -> Thresholds:
         """The thresholds that judge `metric`; a check type may leave breakdowns unjudged."""

@@ -4,23 +4,31 @@ knows which concrete classes make up the product."""
 from __future__ import annotations
 
 import os
+import random
+import socket
 import sqlite3
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from alerts.base import Notifier
+from alerts.config import Secrets
+from alerts.notifiers import notifier_summary
 from alerts.prometheus import MonitorMetrics, PrometheusSink
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
 from checks.stripe_client import StripeApi, build_stripe_api
 from checks.stripe_state import CursorStore, SqlCursorStore
+from monitor.alerting import AlertEngine
+from monitor.dispatcher import Alerting, Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
 from monitor.settings import Settings
+from monitor.state import open_state
 from monitor.types import Period, Sink
 
 
@@ -108,9 +116,29 @@ def build_sinks(
     settings: Settings,
     wrap_statsd: Callable[[StatsdClient], StatsdClient] = _same,
     metrics: MonitorMetrics | None = None,
+    extra: Sequence[Sink] = (),
 ) -> list[Sink]:
-    """Every sink, in delivery order; an unconfigured one is a NullSink."""
-    return [statsd_sink(settings, wrap_statsd), prometheus_sink(settings, metrics)]
+    """Every sink, in delivery order; an unconfigured one is a NullSink.
+    `extra` is the alert engine for `check` and the daemon (not the demo)."""
+    return [statsd_sink(settings, wrap_statsd), prometheus_sink(settings, metrics), *extra]
+
+
+def build_alerting(
+    settings: Settings,
+    notifiers: Mapping[str, Notifier],
+    clock: Clock = utc_now,
+    rand: Callable[[], float] = random.random,
+) -> Alerting:
+    """The state store (migrated), the alert engine and its dispatcher."""
+    store = open_state(settings.state.url)
+    o = settings.outbox
+    backoff = Backoff(o.backoff_seconds, o.backoff_max_seconds, o.max_attempts,
+                      timedelta(hours=o.max_age_hours), keep=timedelta(days=o.keep_days))
+    m = settings.monitor
+    sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
+                       env=m.env, source=socket.gethostname(), silences=settings.silences)
+    return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
+                                            rand=rand))
 
 
 def period_for(settings: Settings) -> Callable[[datetime], Period]:
@@ -141,4 +169,7 @@ def sink_summary(settings: Settings) -> Mapping[str, str]:
     """Where each sink sends, without secrets (for `validate`)."""
     s = settings.statsd
     where = f"unix://{s.socket_path}" if s.socket_path else f"udp://{s.host}:{s.port}"
-    return {"statsd": f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"}
+    statsd = f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"
+    state = make_url(settings.state.url).render_as_string(hide_password=True)
+    return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(os.environ)),
+            "state": f"{state} (alert state and outbox)"}

@@ -20,14 +20,29 @@ from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.base import Notifier
+from alerts.config import Secrets
+from alerts.notifiers import build_notifiers
 from alerts.statsd import RecordingClient, StatsdClient
-from monitor import __version__
-from monitor.app import AppServices, build_runner, build_sinks, open_engine, sink_summary
+from monitor import __version__, silences
+from monitor.app import (
+    AppServices,
+    base_tags,
+    build_alerting,
+    build_runner,
+    build_sinks,
+    open_engine,
+    sink_summary,
+)
+from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.render import report_json, report_text, table
-from monitor.runner import utc_now
+from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
+from monitor.status import read_status, status_json, status_text
+from monitor.test_alert import add_test_alert_parser, cmd_test_alert
 from monitor.types import RunReport
 
 log = logging.getLogger("billing_monitor")
@@ -36,6 +51,10 @@ log = logging.getLogger("billing_monitor")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+class Unavailable(Exception):
+    """A peer the command needs (the state store) is unreachable: exit 69."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--at", type=_timestamp, metavar="TIME",
                    help="judge the period containing this ISO 8601 time, e.g. "
                    "2026-11-19T05:30Z (default: now)")
+    silences.add_parser(sub)
+    st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     d = sub.add_parser("demo", help="run the checks on an embedded demo billing database")
@@ -66,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("target", choices=["datadog"])
     e.add_argument("--out", metavar="DIR", default="deploy/datadog",
                    help="directory to write into (default: deploy/datadog)")
+    add_test_alert_parser(sub)
     return p
 
 
@@ -92,16 +115,82 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
         )
     services = AppServices(settings)
-    sinks = build_sinks(settings)
+    alerting: Alerting | AlertingUnavailable
+    try:
+        alerting = open_alerting(settings)
+    except Unavailable as exc:  # still run the checks: their metrics are worth sending
+        log.error("%s; checks run without alerting", exc)
+        alerting = AlertingUnavailable(str(exc))
+    clients: list[StatsdClient] = []
+
+    def keep(client: StatsdClient) -> StatsdClient:
+        clients.append(client)
+        return client
+
+    sinks = build_sinks(settings, wrap_statsd=keep, extra=[alerting.sink])
     try:
         clock = (lambda: args.at) if args.at else utc_now
         report = build_runner(settings, services, sinks, clock).run(args.names or None)
+        drained = alerting.drain(settings.outbox.drain_seconds)
+        for error in drained.errors:
+            report.sink_errors.append(("alerting", "-", error))
+        tags = [*base_tags(settings), *settings.statsd.tags]
+        alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
     finally:
         for sink in sinks:
             sink.close()
+        alerting.close()
         services.close()
     print(report_json(report) if args.json else report_text(report, settings))
-    return _exit_for(report)
+    return _exit_for(report) if alerting.available else ExitCode.UNAVAILABLE
+
+
+def open_alerting(settings: Settings) -> Alerting:
+    """The state store must be reachable: without it nothing can be alerted."""
+    try:
+        return build_alerting(settings, cli_notifiers(settings))
+    except SQLAlchemyError as exc:
+        raise Unavailable(f"state store {redact_url(settings.state.url)} is unavailable: "
+                          f"{describe_error(exc)}") from None
+
+
+def cli_notifiers(settings: Settings) -> dict[str, Notifier]:
+    """The configured notifiers; secrets come from the environment only."""
+    return build_notifiers(settings, Secrets.from_env(os.environ))
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    alerting = open_alerting(settings)
+    try:
+        report = read_status(alerting.store, utc_now(), settings.checks)
+    finally:
+        alerting.close()
+    print(status_json(report) if args.json else status_text(report))
+    return ExitCode.OK
+
+
+def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check is None and args.end is None and not args.list:
+        raise UsageError("silence: give a CHECK (with --reason), --list or --end ID")
+    if args.check is not None and args.check != "*" and args.check not in settings.checks:
+        raise UsageError(f"silence: unknown check {args.check!r}")
+    if args.check is not None and not args.reason:
+        raise UsageError("silence: --reason is required")
+    if args.minutes <= 0:
+        raise UsageError("silence: --minutes must be positive")
+    alerting = open_alerting(settings)
+    now = utc_now()
+    try:
+        if args.end is not None and not silences.end(alerting.store, args.end, now):
+            raise UsageError(f"silence: no active silence with id {args.end}")
+        if args.check is not None:
+            sid = silences.add(alerting.store, args.check, now, args.minutes, args.reason,
+                               args.by or silences.who())
+            print(f"Silence {sid}: {args.check} muted for {args.minutes:g} minutes.")
+        print(silences.render(silences.active(alerting.store, now)))
+    finally:
+        alerting.close()
+    return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -203,6 +292,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_export(settings, Path(args.out))
     if args.command == "check":
         return cmd_check(args, settings)
+    if args.command == "status":
+        return cmd_status(args, settings)
+    if args.command == "silence":
+        return cmd_silence(args, settings)
+    if args.command == "test-alert":
+        return cmd_test_alert(args, settings)
     return cmd_validate(args, settings)
 
 
@@ -217,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except UsageError as exc:
         print(f"billing-monitor: {exc}", file=sys.stderr)
         code = ExitCode.USAGE
+    except Unavailable as exc:
+        print(f"billing-monitor: {exc}", file=sys.stderr)
+        code = ExitCode.UNAVAILABLE
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # last resort: one line, no traceback, no secrets

@@ -15,11 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from alerts.config import (
+    GoogleChatSection,
+    LivenessSection,
+    PagerDutySection,
+    SlackSection,
+    env_problems,
+)
 from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
 from checks.stripe_config import StripeSection
 from monitor.errors import ConfigError
 from monitor.period import PeriodKind
+from monitor.policy import Silence
+from monitor.state import OutboxSection, StateSection
 
 DEFAULT_CONFIG = Path("/etc/billing-monitor/billing-monitor.toml")
 CONFIG_ENV = "BILLING_MONITOR_CONFIG"
@@ -124,7 +133,14 @@ class Settings(_Section):
     daemon: DaemonSection = DaemonSection()
     http: HttpSection = HttpSection()
     logging: LoggingSection = LoggingSection()
+    pagerduty: PagerDutySection = PagerDutySection()
+    slack: SlackSection = SlackSection()
+    google_chat: GoogleChatSection = GoogleChatSection()
+    liveness: LivenessSection = LivenessSection()
     checks: dict[str, CheckOptions] = Field(default_factory=dict)
+    state: StateSection = StateSection()
+    outbox: OutboxSection = OutboxSection()
+    silences: tuple[Silence, ...] = ()
     source: str = "<defaults>"
 
 
@@ -218,6 +234,12 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
             put("database", "url", env["BILLING_MONITOR_DATABASE_URL"])
         except ArgumentError:
             problems.append("environment: BILLING_MONITOR_DATABASE_URL: not a database URL")
+    if env.get("BILLING_MONITOR_STATE_URL"):
+        try:
+            make_url(env["BILLING_MONITOR_STATE_URL"])
+            put("state", "url", env["BILLING_MONITOR_STATE_URL"])
+        except ArgumentError:
+            problems.append("environment: BILLING_MONITOR_STATE_URL: not a database URL")
     if env.get("DD_AGENT_HOST"):
         put("statsd", "host", env["DD_AGENT_HOST"])
     if env.get("DD_DOGSTATSD_PORT"):
@@ -229,6 +251,7 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
     for var, key in (("DD_ENV", "env"), ("DD_SERVICE", "service")):
         if env.get(var):
             put("monitor", key, env[var])
+    problems += env_problems(env)  # notifier secrets: checked here, kept out of Settings
     return problems
 
 
@@ -259,9 +282,16 @@ def parse_settings(
         problems[:0] = _format(where, (), err)
     if problems or settings is None:
         raise ConfigError(problems)
+    unknown = [f"{where}: silences.{i}.check: no check named {s.check!r}"
+               for i, s in enumerate(settings.silences)
+               if s.check != "*" and s.check not in settings.checks]
+    if unknown:
+        raise ConfigError(unknown)
     if base is not None:
         url = _resolve_sqlite(settings.database.url, base)
         settings = settings.model_copy(update={"database": DatabaseSection(url=url)})
+        state_url = _resolve_sqlite(settings.state.url, base)
+        settings = settings.model_copy(update={"state": StateSection(url=state_url)})
     return settings
 
 

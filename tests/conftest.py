@@ -8,6 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.peers import postgres
+from tests.peers.http_fixtures import (  # noqa: F401  (HTTP peer fixtures)
+    google_chat_peer,
+    healthchecks_peer,
+    pagerduty_peer,
+    slack_peer,
+    tls,
+)
 from tests.peers.statsd import UdpListener, udp_listener
 
 

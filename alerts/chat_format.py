@@ -1,0 +1,96 @@
+"""What a chat post says, for the engineer reading it at 3 AM: what happened,
+which check, its status, each value against its threshold, a few offending
+ids, and where the runbook is. Slack and Google Chat render the same `ChatPost`.
+
+`custom_details` is read in the shape of `CheckResult.to_dict()` (status,
+period, error, measurements with name/value/status/threshold/samples); the
+check and the reason are in the title; any other key is shown as `key: value`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.base import Notification, Reason
+
+HEADLINES: dict[Reason, str] = {
+    "open": "ALERT",
+    "escalate": "ESCALATED",
+    "deescalate": "DE-ESCALATED",
+    "renotify": "STILL FAILING",
+    "resolve": "RESOLVED",
+    "degraded": "MONITOR DEGRADED",
+    "test": "TEST ONLY — please ignore",
+}
+ICONS: dict[Reason, str] = {
+    "open": "\U0001f534", "escalate": "\U0001f534", "deescalate": "\U0001f7e0",
+    "renotify": "\U0001f501", "resolve": "\u2705", "degraded": "\u26a0\ufe0f",
+    "test": "\U0001f9ea",
+}
+MAX_SAMPLES = 10
+_KNOWN = {"status", "period", "error", "measurements", "check", "reason"}  # check, reason: title
+
+
+@dataclass(frozen=True)
+class ChatPost:
+    title: str  # one line: icon, headline, check
+    summary: str
+    lines: tuple[str, ...]  # plain text facts, one per line
+    links: tuple[tuple[str, str], ...]  # (href, text)
+    footer: str  # dedup key and time
+
+    @property
+    def text(self) -> str:
+        """The plain-text fallback (notifications, screen readers, old clients)."""
+        parts = [self.title, self.summary, *self.lines]
+        parts += [f"{text}: {href}" for href, text in self.links]
+        return "\n".join([*parts, self.footer])
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
+def _measurement(m: Mapping[str, Any]) -> list[str]:
+    line = f"{m.get('name', '?')} = {_number(m.get('value', '?'))}"
+    status, threshold = m.get("status"), m.get("threshold")
+    if threshold:
+        line += f" ({str(status or '').lower() or 'threshold'}: {threshold})"
+    elif status:
+        line += f" ({status})"
+    out = [line]
+    samples = [str(s) for s in m.get("samples") or ()]
+    if samples:
+        more = f" and {len(samples) - MAX_SAMPLES} more" if len(samples) > MAX_SAMPLES else ""
+        out.append(f"  sample ids: {', '.join(samples[:MAX_SAMPLES])}{more}")
+    return out
+
+
+def detail_lines(details: Mapping[str, Any]) -> list[str]:
+    lines = []
+    if details.get("status"):
+        period = f" (period {details['period']})" if details.get("period") else ""
+        lines.append(f"Status: {details['status']}{period}")
+    if details.get("error"):
+        lines.append(f"Error: {details['error']}")
+    for m in details.get("measurements") or ():
+        if isinstance(m, Mapping):
+            lines += _measurement(m)
+    lines += [f"{k}: {v}" for k, v in details.items() if k not in _KNOWN]
+    return lines
+
+
+def chat_post(n: Notification) -> ChatPost:
+    headline = HEADLINES[n.reason]
+    severity = "" if n.reason in ("resolve", "test") else f" [{n.severity}]"
+    return ChatPost(
+        title=f"{ICONS[n.reason]} {headline}{severity}: {n.check}",
+        summary=n.summary,
+        lines=tuple(detail_lines(n.custom_details)),
+        links=n.links,
+        footer=f"dedup key {n.dedup_key} · {n.occurred_at.isoformat(timespec='seconds')}"
+               f" · {n.source}",
+    )

@@ -1,0 +1,204 @@
+"""`billing-monitor check` and `status` with the state store, through the
+real wiring: a SQLite billing database whose number we change between runs,
+the Slack peer on loopback, DogStatsD on a UDP socket."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor import cli
+from monitor.period import current_period
+from tests.peers.http_services import SlackPeer
+from tests.peers.statsd import UdpListener
+
+
+def billing_db(path: Path, value: int) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+        conn.execute("DELETE FROM t")
+        conn.execute("INSERT INTO t VALUES (?)", (value,))
+
+
+def config(tmp_path: Path, statsd_port: int) -> Path:
+    cfg = tmp_path / "billing-monitor.toml"
+    cfg.write_text(f"""
+[monitor]
+env = "test"
+[database]
+url = "sqlite:///billing.db"
+[statsd]
+port = {statsd_port}
+[outbox]
+drain_seconds = 5
+[checks.unbilled_orders]
+type = "sql"
+metric = "unbilled_orders"
+query = "SELECT v FROM t"
+runbook_url = "https://runbooks.example.com/unbilled"
+[checks.unbilled_orders.thresholds]
+critical = 10
+""")
+    return cfg
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, slack_peer: SlackPeer) -> SlackPeer:
+    for var in ("PAGERDUTY_ROUTING_KEY", "GOOGLE_CHAT_WEBHOOK_URL", "BILLING_MONITOR_STATE_URL",
+                "BILLING_MONITOR_DATABASE_URL", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_peer.webhook_url)
+    return slack_peer
+
+
+def test_check_alerts_once_resolves_and_status_shows_it(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    key = f"billing/unbilled_orders/{current_period('iso_week', 'UTC', datetime.now(UTC)).label}"
+    billing_db(tmp_path / "billing.db", 25)
+    for _ in range(3):
+        assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert len(env.messages) == 1 and key in json.dumps(env.messages[0])
+    lines = statsd.drain()
+    assert any(line.startswith("billing.outbox.depth:0|g|") for line in lines)
+    assert any(line.startswith("billing.outbox.oldest_age_seconds:0") for line in lines)
+    capsys.readouterr()
+
+    assert cli.run(["--config", str(cfg), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(c["check"], c["status"], c["value"]) for c in status["checks"]] == [
+        ("unbilled_orders", "CRIT", 25.0)]
+    assert [(i["dedup_key"], i["severity"], i["notified"]) for i in status["incidents"]] == [
+        (key, "critical", True)]
+    assert status["outbox"] == {"depth": 0, "oldest_age_seconds": 0.0, "dead": 0}
+
+    billing_db(tmp_path / "billing.db", 0)
+    assert cli.run(["--config", str(cfg), "check"]) == 0
+    assert len(env.messages) == 2 and "RESOLVED" in json.dumps(env.messages[1])
+    capsys.readouterr()
+    assert cli.run(["--config", str(cfg), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "unbilled_orders" in out and "No open incidents." in out
+    assert (tmp_path / "billing-monitor-state.db").exists()  # beside the config file
+
+
+def test_slack_down_keeps_the_alert_in_the_outbox_until_it_is_back(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    billing_db(tmp_path / "billing.db", 25)
+    env.set_fault("refused")
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert any(line.startswith("billing.outbox.depth:1|g|") for line in statsd.drain())
+    capsys.readouterr()
+    cli.run(["--config", str(cfg), "status", "--json"])
+    assert json.loads(capsys.readouterr().out)["outbox"]["depth"] == 1
+    env.set_fault("ok")
+    engine = create_engine(f"sqlite:///{tmp_path / 'billing-monitor-state.db'}")
+    with engine.begin() as conn:  # let the backoff pass without waiting for it
+        conn.execute(text("UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00'"))
+    engine.dispose()
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert len(env.messages) == 1  # delivered once, and the rerun did not add another
+
+
+def test_no_secret_reaches_the_state_store(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routing_key = "R0utingKeyS3cretR0utingKeyS3cr3t"
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", routing_key)
+    monkeypatch.setenv("BILLING_MONITOR_DATABASE_URL",
+                       f"sqlite:///{tmp_path / 'missing.db'}?password=hunter2pass")
+    cfg = config(tmp_path, statsd.port)
+    for _ in range(4):  # UNKNOWN runs (the database is missing) open the degraded alert
+        cli.run(["--config", str(cfg), "check"])
+    billing_db(tmp_path / "billing.db", 25)
+    monkeypatch.delenv("BILLING_MONITOR_DATABASE_URL")
+    cli.run(["--config", str(cfg), "check"])
+    dump = "\n".join(
+        str(row) for table in ("check_runs", "alerts", "outbox", "silences")
+        for row in sqlite3.connect(tmp_path / "billing-monitor-state.db").execute(
+            f"SELECT * FROM {table}")
+    )
+    assert "degraded" in dump and "unbilled_orders" in dump
+    for secret in (routing_key, env.token, "hunter2pass"):
+        assert secret not in dump
+
+
+def test_check_fails_clearly_when_the_state_store_is_unreachable(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BILLING_MONITOR_STATE_URL",
+                       "postgresql+psycopg://monitor:pw@127.0.0.1:1/state")
+    cfg = config(tmp_path, statsd.port)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(cfg), "status"])
+    assert exit_.value.code == 69
+    err = capsys.readouterr().err
+    assert "state store postgresql+psycopg://monitor:***@127.0.0.1:1/state is unavailable" in err
+    assert ":pw@" not in err
+
+
+def test_silence_command_mutes_a_check_until_it_is_ended(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    billing_db(tmp_path / "billing.db", 25)
+    assert cli.run(["--config", str(cfg), "silence", "unbilled_orders", "--minutes", "120",
+                    "--reason", "billing migration", "--by", "alice"]) == 0
+    out = capsys.readouterr().out
+    assert "Silence 1: unbilled_orders muted for 120 minutes." in out
+    assert "alice" in out and "billing migration" in out
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert env.messages == []  # muted, but tracked:
+    capsys.readouterr()
+    cli.run(["--config", str(cfg), "status", "--json"])
+    (incident,) = json.loads(capsys.readouterr().out)["incidents"]
+    assert (incident["notified"], incident["pending"]) == (False, True)
+    assert cli.run(["--config", str(cfg), "silence", "--end", "1"]) == 0
+    assert "No active silences" in capsys.readouterr().out
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert len(env.messages) == 1  # the silence ended while still failing: it notifies
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["silence"], "give a CHECK"),
+    (["silence", "nope", "--reason", "x"], "unknown check 'nope'"),
+    (["silence", "unbilled_orders"], "--reason is required"),
+    (["silence", "--end", "7"], "no active silence with id 7"),
+])
+def test_silence_command_usage_errors(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+    argv: list[str], message: str,
+) -> None:
+    cfg = config(tmp_path, statsd.port)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(cfg), *argv])
+    assert exit_.value.code == 64
+    assert message in capsys.readouterr().err
+
+
+def test_check_still_sends_metrics_when_the_state_store_is_unreachable(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BILLING_MONITOR_STATE_URL",
+                       "postgresql+psycopg://monitor:pw@127.0.0.1:1/state")
+    cfg = config(tmp_path, statsd.port)
+    billing_db(tmp_path / "billing.db", 25)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(cfg), "check"])
+    assert exit_.value.code == 69
+    lines = statsd.drain()
+    assert any(line.startswith("billing.unbilled_orders:25") for line in lines), lines
+    assert not any(line.startswith("billing.outbox.") for line in lines)
+    captured = capsys.readouterr()
+    assert "unbilled_orders" in captured.out and "is unavailable" in captured.out
+    assert ":pw@" not in captured.out + captured.err

@@ -1,0 +1,206 @@
+"""The outbox and its dispatcher: backoff with injected jitter and clock,
+per-key ordering, dead-lettering (logged, counted, kept), stats and gauges."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from alerts.base import Notification
+from alerts.statsd import make_client
+from monitor import outbox
+from monitor.dispatcher import Backoff
+from monitor.state import outbox as outbox_table
+from monitor.state import utc
+from monitor.types import SinkError
+from tests.alerting_support import (
+    T0,
+    Clock,
+    FakeNotifier,
+    make_dispatcher,
+    state_url,
+    store,
+)
+from tests.peers.statsd import UdpListener
+
+__all__ = ["state_url", "store"]  # fixtures
+
+
+def note(action: str = "trigger", key: str = "billing/x/2026-W47") -> Notification:
+    return Notification(
+        action=action, reason="open" if action == "trigger" else "resolve",  # type: ignore[arg-type]
+        dedup_key=key, check="x", severity="critical", summary="x is broken",
+        source="host", occurred_at=T0, custom_details={"value": 25.0},
+        links=(("https://runbooks.example.com/x", "Runbook"),),
+    )
+
+
+class Counting(FakeNotifier):
+    def __init__(self, name: str, down: SinkError | None = None) -> None:
+        super().__init__(name, down=down)
+        self.calls: list[str] = []
+
+    def deliver(self, notification: Notification) -> None:
+        self.calls.append(notification.action)
+        super().deliver(notification)
+
+
+def put(store: Engine, *notes: Notification, channels: tuple[str, ...] = ("pagerduty",),
+        at: Clock | None = None) -> None:
+    with store.begin() as conn:
+        for n in notes:
+            outbox.enqueue(conn, n, channels, (at or Clock())())
+
+
+def rows(store: Engine) -> list[tuple[int, int, bool, str | None]]:
+    with store.connect() as conn:
+        return [(r.id, r.attempts, r.dead, r.last_error) for r in conn.execute(
+            select(outbox_table).order_by(outbox_table.c.id))]
+
+
+def test_payload_round_trips() -> None:
+    n = note()
+    assert outbox.from_payload(outbox.to_payload(n)) == n
+
+
+def test_backoff_doubles_with_jitter_caps_and_honours_retry_after() -> None:
+    b = Backoff(base_seconds=30, max_seconds=1800)
+    assert b.delay(1, 0.0) == 15 and b.delay(1, 0.999) == pytest.approx(29.985)
+    assert b.delay(3, 0.5) == 90  # 30 * 2**2 * 0.75
+    assert b.delay(30, 0.5) == 1350  # capped at 1800, times jitter
+    assert b.delay(1, 0.0, retry_after=120) == 120  # the peer asked for more
+    assert b.delay(1, 0.0, retry_after=86400) == 1800  # but never beyond the cap
+
+
+def test_failed_attempt_waits_for_its_backoff(store: Engine) -> None:
+    clock = Clock()
+    pd = Counting("pagerduty", down=SinkError("HTTP 500"))
+    put(store, note())
+    d = make_dispatcher(store, [pd], clock, Backoff(base_seconds=60), rand=0.0)
+    assert d.dispatch().failed == 1
+    assert rows(store) == [(1, 1, False, "SinkError: HTTP 500")]
+    clock.advance(seconds=29)  # next attempt at +30s (60 * 0.5)
+    assert d.dispatch().skipped == 1 and pd.calls == ["trigger"]
+    pd.down = None
+    clock.advance(seconds=1)
+    assert d.dispatch().delivered == 1
+    assert pd.calls == ["trigger", "trigger"]
+    assert outbox.stats(store, clock()).depth == 0
+
+
+def test_a_resolve_never_overtakes_its_trigger(store: Engine) -> None:
+    clock = Clock()
+    pd = Counting("pagerduty")
+    pd.failures = [SinkError("timeout")]
+    put(store, note("trigger"), note("resolve"), note("trigger", key="billing/y"))
+    report = make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.calls == ["trigger", "trigger"]  # x's trigger failed, y's went; x's resolve waits
+    assert (report.failed, report.delivered, report.skipped) == (1, 1, 1)
+    clock.advance(hours=1)
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert [(n.action, n.dedup_key) for n in pd.delivered] == [
+        ("trigger", "billing/y"), ("trigger", "billing/x/2026-W47"),
+        ("resolve", "billing/x/2026-W47")]
+
+
+def test_dead_after_max_attempts_is_logged_counted_and_kept(
+    store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    pd = Counting("pagerduty", down=SinkError("connection refused"))
+    put(store, note())
+    backoff = Backoff(base_seconds=10, max_attempts=3)
+    dead = 0
+    for _ in range(10):
+        dead += make_dispatcher(store, [pd], clock, backoff).dispatch().dead
+        clock.advance(hours=1)
+    assert len(pd.calls) == 3 and dead == 1
+    assert rows(store) == [(1, 3, True, "SinkError: connection refused")]
+    s = outbox.stats(store, clock())
+    assert (s.depth, s.dead) == (0, 1)
+    assert "outbox row 1 (pagerduty, billing/x/2026-W47) is dead after 3 attempts" in caplog.text
+    assert caplog.records[-1].levelno == logging.ERROR
+
+
+def test_dead_when_too_old_or_permanent(store: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    put(store, note(), at=clock)
+    put(store, note(key="billing/y"), channels=("slack",), at=clock)
+    pd = Counting("pagerduty", down=SinkError("HTTP 503"))
+    slack = Counting("slack", down=SinkError("HTTP 404: no such webhook", permanent=True))
+    backoff = Backoff(max_age=timedelta(hours=2))
+    report = make_dispatcher(store, [pd, slack], clock, backoff).dispatch()
+    assert (report.failed, report.dead) == (1, 1)  # slack: permanent, dead at once
+    clock.advance(hours=3)
+    assert make_dispatcher(store, [pd, slack], clock, backoff).dispatch().dead == 1
+    assert "dead after too old" in caplog.text and "dead after permanent error" in caplog.text
+    assert outbox.stats(store, clock()).dead == 2
+
+
+def test_a_row_for_a_channel_this_process_lacks_waits_for_one_that_has_it(
+    store: Engine,
+) -> None:
+    clock, chat = Clock(), FakeNotifier("google_chat")
+    put(store, note(), channels=("google_chat",), at=clock)
+    backoff = Backoff(max_age=timedelta(hours=2))
+    assert make_dispatcher(store, [], clock, backoff).dispatch().skipped == 1  # not dead
+    assert rows(store) == [(1, 0, False, None)]
+    assert make_dispatcher(store, [chat], clock, backoff).dispatch().delivered == 1
+    put(store, note(key="billing/y"), channels=("google_chat",), at=clock)
+    clock.advance(hours=3)  # nobody could deliver it for longer than max_age
+    assert make_dispatcher(store, [], clock, backoff).dispatch().dead == 1
+    assert "no notifier named 'google_chat'" in str(rows(store)[1][3])
+
+
+def test_two_dispatchers_do_not_both_claim_a_row(store: Engine) -> None:
+    put(store, note())
+    with store.connect() as conn:
+        row = outbox.pending(conn)[0]
+    with store.begin() as conn:
+        assert outbox.claim(conn, row, T0 + timedelta(minutes=2))
+    with store.begin() as conn:
+        assert not outbox.claim(conn, row, T0 + timedelta(minutes=2))  # stale attempts count
+
+
+def test_stats_depth_and_oldest_age(store: Engine) -> None:
+    clock = Clock()
+    assert outbox.stats(store, clock()) == outbox.OutboxStats(0, 0.0, 0)
+    put(store, note(), at=clock)
+    clock.advance(minutes=10)
+    put(store, note(key="billing/y"), channels=("pagerduty", "slack"), at=clock)
+    clock.advance(seconds=30)
+    assert outbox.stats(store, clock()) == outbox.OutboxStats(3, 630.0, 0)
+    with store.connect() as conn:
+        first = conn.execute(select(outbox_table.c.created_at).order_by(outbox_table.c.id))
+        assert utc(first.first()[0]) == T0  # type: ignore[index]
+
+
+def test_gauges_reach_dogstatsd(statsd: UdpListener) -> None:
+    client = make_client("127.0.0.1", statsd.port, None)
+    outbox.emit_gauges(client, "billing.", ["env:test"], outbox.OutboxStats(3, 630.25, 1))
+    client.flush()
+    assert sorted(statsd.receive(3)) == [
+        "billing.outbox.dead:1|g|#env:test",
+        "billing.outbox.depth:3|g|#env:test",
+        "billing.outbox.oldest_age_seconds:630.25|g|#env:test",
+    ]
+
+
+def test_delivered_and_dead_rows_are_pruned_after_keep_pending_never(store: Engine) -> None:
+    clock = Clock()
+    pd = Counting("pagerduty")
+    put(store, note(key="billing/dead"), note(key="billing/pending"), note(key="billing/ok"),
+        channels=("pagerduty",), at=clock)
+    pd.failures = [SinkError("HTTP 404", permanent=True), SinkError("HTTP 500")]
+    pd.calls.clear()
+    backoff = Backoff(keep=timedelta(days=7), max_age=timedelta(days=30))
+    report = make_dispatcher(store, [pd], clock, backoff).dispatch()
+    assert (report.dead, report.failed, report.delivered, report.pruned) == (1, 1, 1, 0)
+    clock.advance(days=8)
+    pd.down = SinkError("HTTP 500")  # the pending one keeps failing
+    assert make_dispatcher(store, [pd], clock, backoff).dispatch().pruned == 2
+    assert [r[0] for r in rows(store)] == [2]  # only the pending row is left
+    assert outbox.stats(store, clock()).dead == 0
