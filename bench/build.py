@@ -11,9 +11,10 @@ a PostgreSQL database is marked complete by a `bench_ready` table.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bench import dataset
@@ -96,13 +97,30 @@ def build_postgres(server_url: str, n: int) -> str:
                 c.execute(text(ddl))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("VACUUM ANALYZE"))
-            # A second pass: the first can leave a table's visibility map unset
-            # (seen on orders), which turns index-only scans into heap fetches.
-            c.execute(text("VACUUM"))
+            _vacuum_until_all_visible(c)
             c.execute(text("CREATE TABLE bench_ready (n bigint)"))
     finally:
         engine.dispose()
     return url
+
+
+_ALL_VISIBLE = text(
+    "SELECT bool_and(relallvisible >= relpages) FROM pg_class "
+    "WHERE relname IN ('orders', 'billing_records', 'charge_attempts')"
+)
+
+
+def _vacuum_until_all_visible(c: Connection, attempts: int = 30) -> None:
+    """VACUUM cannot mark a page all-visible while some transaction that began
+    during the load (an autovacuum worker, say) is still running; until it is,
+    index-only scans fetch heap pages and the planner, knowing it, prefers
+    sequential scans. Retry until the visibility map covers every page."""
+    for _ in range(attempts):
+        if c.execute(_ALL_VISIBLE).scalar():
+            return
+        time.sleep(1)
+        c.execute(text("VACUUM"))
+    raise RuntimeError("VACUUM could not mark the benchmark tables all-visible")
 
 
 def _ready(url: str) -> bool:
