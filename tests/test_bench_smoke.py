@@ -48,3 +48,25 @@ def test_measure_child_reports_counts_and_memory(
     row = summarise("sqlite", ORDERS, "naive", [run, {**run, "seconds": 1.0}])
     assert row.runs == 2 and row.min_s <= row.median_s
     assert f"| sqlite | {ORDERS:,} | naive |" in markdown([row])
+
+
+@pytest.mark.postgres
+def test_cli_writes_table_json_and_plans(
+    pg_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import sql_checks
+
+    argv = ["--sizes", str(ORDERS), "--engines", "sqlite,postgresql", "--runs", "1",
+            "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path),
+            "--postgres-url", pg_server.url()]
+    assert sql_checks.main(argv) == 0
+    table = capsys.readouterr().out
+    for engine in ("sqlite", "postgresql"):
+        for impl in ("fast", "naive"):
+            assert f"| {engine} | {ORDERS:,} | {impl} |" in table
+        plans = (tmp_path / f"plans-{engine}-{ORDERS}.txt").read_text()
+        assert "-- missing_billing_records (count)" in plans
+        assert "ix_orders_period" in plans  # the checks use the schema's index
+    (saved,) = tmp_path.glob("sql_checks-*.json")
+    rows = json.loads(saved.read_text())["rows"]
+    assert len(rows) == 4 and len({json.dumps(r["counts"]) for r in rows}) == 1
