@@ -1,0 +1,29 @@
+"""The query plans of the built-in billing queries on a benchmark database:
+EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL."""
+
+from __future__ import annotations
+
+from bench.implementations import CHECKS, context
+from checks.registry import CHECK_TYPES
+from checks.sql import compile_query, parameters
+from monitor.app import open_engine
+
+
+def plans(url: str) -> str:
+    engine = open_engine(url)
+    out: list[str] = []
+    try:
+        with engine.connect() as conn:
+            prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
+            for name in CHECKS:
+                options = CHECK_TYPES[name].options(type=name)
+                for label, query in (("count", options.query), ("sample", options.sample_query)):
+                    if query is None:
+                        continue
+                    rows = conn.execute(compile_query(prefix + query), parameters(context()))
+                    out.append(f"-- {name} ({label})")
+                    out.extend(" | ".join(str(v) for v in row) for row in rows)
+            conn.rollback()
+    finally:
+        engine.dispose()
+    return "\n".join(out) + "\n"

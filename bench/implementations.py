@@ -1,0 +1,97 @@
+"""The two implementations the benchmark compares, each returning the three
+counts {unbilled_orders, missing_billing_records, failed_charges}.
+
+`fast` is the product's own code path: the built-in check types from the
+registry, built from their default options over `monitor.app.open_engine`,
+collected with a CheckContext for the benchmark's period.
+
+`naive` is the source article's approach translated to Python: pluck the
+period's orders, the period's billing-record order ids and the failed
+attempts' order ids into Python lists, then diff and count in Python.
+Like the article's `BillingRecord.where(date: @date)`, it finds the period's
+records by their own date (billed_at), which the generated data keeps inside
+the order's billing week, so both implementations agree on the counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Date, DateTime, Engine, TextClause, bindparam, text
+from sqlalchemy.types import TypeEngine
+
+from bench import dataset
+from checks.registry import CHECK_TYPES
+from monitor.app import open_engine
+from monitor.types import CheckContext
+
+CHECKS = ("unbilled_orders", "missing_billing_records", "failed_charges")
+Counts = dict[str, int]
+
+
+class _Services:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def billing_engine(self) -> Engine:
+        return self._engine
+
+
+def context() -> CheckContext:
+    return CheckContext(dataset.PERIOD, dataset.NOW, time.monotonic() + 3600)
+
+
+def fast(url: str) -> Counts:
+    engine = open_engine(url)
+    try:
+        services = _Services(engine)
+        counts: Counts = {}
+        for name in CHECKS:
+            check_type = CHECK_TYPES[name]
+            check = check_type.build(name, check_type.options(type=name), services)
+            (measurement,) = check.collect(context())
+            counts[name] = int(measurement.value)
+        return counts
+    finally:
+        engine.dispose()
+
+
+def _typed(sql: str, type_: TypeEngine[Any]) -> TextClause:
+    # Typed binds, so SQLite gets dates in the text format SQLAlchemy stores.
+    return text(sql).bindparams(bindparam("s", type_=type_), bindparam("e", type_=type_))
+
+
+def naive(url: str) -> Counts:
+    engine = open_engine(url)
+    p = dataset.PERIOD
+    try:
+        with engine.connect() as conn:
+            period_orders = conn.execute(
+                _typed("SELECT id, status, billed FROM orders "
+                       "WHERE billing_date >= :s AND billing_date < :e", Date()),
+                {"s": p.start, "e": p.end},
+            ).all()
+            record_order_ids = conn.execute(
+                _typed("SELECT order_id FROM billing_records "
+                       "WHERE billed_at >= :s AND billed_at < :e", DateTime(timezone=True)),
+                {"s": p.start_at, "e": p.end_at},
+            ).scalars().all()
+            failed_order_ids = conn.execute(
+                text("SELECT order_id FROM charge_attempts WHERE status = 'failed'")
+            ).scalars().all()
+    finally:
+        engine.dispose()
+    billed_ids = [o.id for o in period_orders if o.billed]
+    unbilled = [o.id for o in period_orders if o.status == "active" and not o.billed]
+    missing = set(billed_ids) - set(record_order_ids)
+    failed = set(unbilled) & set(failed_order_ids)
+    return {
+        "unbilled_orders": len(unbilled),
+        "missing_billing_records": len(missing),
+        "failed_charges": len(failed),
+    }
+
+
+IMPLEMENTATIONS: dict[str, Callable[[str], Counts]] = {"fast": fast, "naive": naive}

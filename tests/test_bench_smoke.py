@@ -1,0 +1,72 @@
+"""The benchmark's machinery at a tiny size: the databases it builds hold
+every kind of problem, and the product's checks agree with the naive
+reference on all three counts (no timing here; timing lives in bench/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import build, measure
+from bench.implementations import CHECKS, fast, naive
+from bench.report import markdown, summarise
+from tests.peers.postgres import PostgresServer
+
+ORDERS = 2_000
+
+
+def _agree(url: str) -> None:
+    got, expected = fast(url), naive(url)
+    assert got == expected
+    assert set(got) == set(CHECKS)
+    assert all(v > 0 for v in got.values()), got  # each check has something to find
+
+
+def test_sqlite_fast_and_naive_agree(tmp_path: Path) -> None:
+    path = build.build_sqlite(tmp_path, ORDERS)
+    _agree(f"sqlite:///{path}")
+    assert build.build_sqlite(tmp_path, ORDERS) == path  # cached, not rebuilt
+
+
+@pytest.mark.postgres
+def test_postgresql_fast_and_naive_agree(pg_server: PostgresServer) -> None:
+    url = build.build_postgres(pg_server.url(), ORDERS)
+    _agree(url)
+    assert build.build_postgres(pg_server.url(), ORDERS) == url
+
+
+def test_measure_child_reports_counts_and_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{build.build_sqlite(tmp_path, ORDERS)}"
+    assert measure.main(["naive", url]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["counts"] == fast(url)
+    assert run["peak_rss_mib"] >= run["rss_before_mib"] > 0
+    row = summarise("sqlite", ORDERS, "naive", [run, {**run, "seconds": 1.0}])
+    assert row.runs == 2 and row.min_s <= row.median_s
+    assert f"| sqlite | {ORDERS:,} | naive |" in markdown([row])
+
+
+@pytest.mark.postgres
+def test_cli_writes_table_json_and_plans(
+    pg_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import sql_checks
+
+    argv = ["--sizes", str(ORDERS), "--engines", "sqlite,postgresql", "--runs", "1",
+            "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path),
+            "--postgres-url", pg_server.url()]
+    assert sql_checks.main(argv) == 0
+    table = capsys.readouterr().out
+    for engine in ("sqlite", "postgresql"):
+        for impl in ("fast", "naive"):
+            assert f"| {engine} | {ORDERS:,} | {impl} |" in table
+        plans = (tmp_path / f"plans-{engine}-{ORDERS}.txt").read_text()
+        assert "-- missing_billing_records (count)" in plans
+        assert "ix_orders_period" in plans  # the checks use the schema's index
+    (saved,) = tmp_path.glob("sql_checks-*.json")
+    rows = json.loads(saved.read_text())["rows"]
+    assert len(rows) == 4 and len({json.dumps(r["counts"]) for r in rows}) == 1
