@@ -77,6 +77,8 @@ class LivenessSection(_Section):
 
     enabled: bool = True
     timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # How often the daemon pings BILLING_MONITOR_HEARTBEAT_URL.
+    heartbeat_seconds: float = Field(default=60.0, ge=10, le=3600)
 
 
 def _redacted(value: str | None) -> str:

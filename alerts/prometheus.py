@@ -119,11 +119,15 @@ class MonitorMetrics:
                                 "Unix time the last check run completed", registry=r)
         self.reloads = Counter(f"{p}config_reloads", "Configuration reloads (SIGHUP) by result",
                                ["result"], registry=r)
-        # Fed by the alerting outbox dispatcher and the Stripe checks.
+        # Fed by the alerting outbox dispatcher (monitor/hooks.py). The Stripe
+        # checks' request counts are measurements (billing_stripe_requests).
         self.outbox_depth = Gauge(f"{p}outbox_depth", "Notifications waiting in the outbox",
                                   registry=r)
-        self.stripe_requests = Counter(f"{p}stripe_requests", "Requests made to the Stripe API",
-                                       ["resource", "outcome"], registry=r)
+        self.outbox_oldest_age = Gauge(f"{p}outbox_oldest_age_seconds",
+                                       "Age of the oldest notification waiting in the outbox",
+                                       registry=r)
+        self.outbox_dead = Gauge(f"{p}outbox_dead", "Notifications given up on (kept, logged) "
+                                 "in the last keep_days", registry=r)
 
     def forget(self, keep: Iterable[str]) -> None:
         """After a reload: drop the last values and status of removed checks

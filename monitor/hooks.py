@@ -1,21 +1,34 @@
 """Where the rest of the product plugs into the daemon.
 
-The alerting parts (state store, outbox dispatcher, liveness pings) give the
-daemon callables; the daemon calls them at the right moments and isolates
-every call, so a failing hook is logged and counted but never stops a check.
-Unset, each hook is a no-op object.
+The alerting parts (outbox dispatcher, liveness pings, the daemon's own
+heartbeat, the state-store probe) give the daemon callables; the daemon calls
+them at the right moments and isolates every call, so a failing hook is logged
+and counted but never stops a check. Unset, each hook is a no-op object.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
+
 from alerts.base import Liveness
+from alerts.config import Secrets
+from alerts.liveness import Heartbeat, NullHeartbeat
+from alerts.notifiers import build_heartbeat, build_liveness
 from alerts.prometheus import MonitorMetrics
+from monitor.app import base_tags
+from monitor.dispatcher import Alerting
+from monitor.runner import Clock, describe_error, utc_now
 from monitor.scheduler import PeriodicJob
 from monitor.settings import Settings
 from monitor.types import RunReport
+from monitor.wiring import Wiring
+
+log = logging.getLogger("billing_monitor.daemon")
 
 # None when reachable; otherwise a reason, shown on /healthz (no secrets).
 Probe = Callable[[], str | None]
@@ -40,13 +53,12 @@ def store_not_configured() -> str | None:
 
 @dataclass(frozen=True)
 class Hooks:
-    # After every check run, with its report (e.g. alert state machine ->
-    # outbox rows in the same transaction as the state change).
+    # After every check run, with its report.
     after_run: Sequence[Callable[[RunReport], None]] = ()
-    # Scheduled beside the checks (e.g. outbox dispatcher every few seconds).
+    # Scheduled beside the checks (the outbox dispatcher, the heartbeat).
     periodic: Sequence[PeriodicJob] = ()
     # At shutdown, after in-flight checks finished, within the shutdown bound
-    # (e.g. one last outbox drain).
+    # (one last outbox drain, queued liveness pings).
     on_stop: Sequence[Callable[[], None]] = ()
     liveness: Liveness = field(default_factory=NullLiveness)
     # /healthz "state store reachable"; the default reports "not configured".
@@ -54,7 +66,72 @@ class Hooks:
     state_store_configured: bool = False
 
 
-def build_hooks(settings: Settings, metrics: MonitorMetrics) -> Hooks:
-    """The product's hooks from the settings. Alerting fills this in; until
-    then the daemon runs checks and metrics only."""
-    return Hooks()
+class AlertingHooks:
+    """The outbox dispatcher, the state-store probe and the daemon's heartbeat,
+    run against whatever the daemon's current wiring holds (a reload swaps it)."""
+
+    def __init__(self, metrics: MonitorMetrics, current: Callable[[], Wiring],
+                 heartbeat: Heartbeat | NullHeartbeat, clock: Clock = utc_now) -> None:
+        self._metrics = metrics
+        self._current = current
+        self._heartbeat = heartbeat
+        self._clock = clock
+
+    def drain(self, seconds: float | None = None) -> None:
+        """One bounded delivery pass, then the outbox gauges (both sinks)."""
+        wiring = self._current()
+        settings, alerting = wiring.settings, wiring.alerting
+        report = alerting.drain(settings.outbox.drain_seconds if seconds is None else seconds)
+        for error in report.errors:
+            log.warning("notification not delivered yet: %s", error)
+        if not isinstance(alerting, Alerting):
+            return
+        now = self._clock()
+        stats = alerting.stats(now)
+        self._metrics.outbox_depth.set(stats.depth)
+        self._metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
+        self._metrics.outbox_dead.set(stats.dead)
+        tags = [*base_tags(settings), *settings.statsd.tags]
+        alerting.publish(wiring.statsd, settings.statsd.namespace, tags, now)
+
+    def final_drain(self) -> None:
+        """At shutdown: what can be delivered in a few seconds; the rest waits
+        in the outbox for the next start."""
+        self.drain(min(5.0, self._current().settings.outbox.drain_seconds))
+
+    def beat(self) -> None:
+        self._heartbeat.heartbeat()
+
+    def close_heartbeat(self) -> None:
+        self._heartbeat.close()
+
+    def probe(self) -> str | None:
+        alerting = self._current().alerting
+        if not isinstance(alerting, Alerting):
+            return alerting.reason
+        try:
+            with alerting.store.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return describe_error(exc)
+        return None
+
+
+def build_hooks(settings: Settings, metrics: MonitorMetrics,
+                current: Callable[[], Wiring]) -> Hooks:
+    """The product's hooks: outbox delivery every `[outbox].dispatch_seconds`,
+    the heartbeat every `[liveness].heartbeat_seconds`, a liveness ping around
+    every check run, a last drain at shutdown, the state-store probe."""
+    secrets = Secrets.from_env(os.environ)
+    liveness = build_liveness(settings, secrets)
+    alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets))
+    return Hooks(
+        periodic=[
+            PeriodicJob("outbox", alerting.drain, settings.outbox.dispatch_seconds),
+            PeriodicJob("heartbeat", alerting.beat, settings.liveness.heartbeat_seconds),
+        ],
+        on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat],
+        liveness=liveness,
+        state_store=alerting.probe,
+        state_store_configured=True,
+    )

@@ -41,13 +41,16 @@ def serve(config: Path, *, log_format: LogFormat | None, log_level: str | None,
     if loaded:
         log.info("loaded credentials: %s", ", ".join(v.lower() for v in loaded))
     metrics = MonitorMetrics(prefix=metric_name("", settings.statsd.namespace))
-    hooks = build_hooks(settings, metrics)
+    # The hooks act on the daemon's current wiring, which a reload replaces.
+    holder: list[Daemon] = []
+    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring)
     notifier = notifier_from_env(os.environ)
     daemon = Daemon(
         settings, load=lambda: _loader(config), metrics=metrics, hooks=hooks,
         build=lambda s, m: build_wiring(s, m, scrub=scrub), scrub=scrub,
         notifier=notifier, watchdog_s=watchdog_interval(os.environ),
     )
+    holder.append(daemon)
     try:
         endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health)
     except OSError as exc:

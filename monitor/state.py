@@ -218,3 +218,6 @@ class OutboxSection(BaseModel):
     drain_seconds: float = Field(
         default=20.0, ge=0, le=600, description="how long `check` delivers after its run"
     )
+    dispatch_seconds: float = Field(
+        default=15.0, ge=1, le=3600, description="how often the daemon delivers the outbox"
+    )

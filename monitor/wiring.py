@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from alerts.config import Secrets
+from alerts.notifiers import build_notifiers
 from alerts.prometheus import MonitorMetrics
-from monitor.app import AppServices, build_runner, build_sinks
+from alerts.statsd import StatsdClient
+from monitor.app import AppServices, build_alerting, build_runner, build_sinks
+from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.runner import Clock, Runner, describe_error, utc_now
 from monitor.settings import Settings
 from monitor.types import CheckResult, Sink
@@ -23,14 +30,23 @@ class Wiring:
     services: AppServices
     sinks: list[Sink]
     runner: Runner
+    alerting: Alerting | AlertingUnavailable = field(
+        default_factory=lambda: AlertingUnavailable("alerting not wired"))
+    # The DogStatsD clients of this wiring, for gauges sent outside check runs.
+    statsd: tuple[StatsdClient, ...] = ()
 
     def close(self) -> None:
-        """Flush and close every sink, then the database engine; never raises."""
+        """Flush and close every sink, the alerting state store, then the
+        database engine; never raises."""
         for sink in self.sinks:
             try:
                 sink.close()
             except Exception as exc:
                 log.warning("sink %s did not close cleanly: %s", sink.name, describe_error(exc))
+        try:
+            self.alerting.close()
+        except Exception as exc:
+            log.warning("alerting did not close cleanly: %s", describe_error(exc))
         self.services.close()
 
 
@@ -63,9 +79,30 @@ class ScrubbingSink:
         self._inner.close()
 
 
+def open_alerting(settings: Settings, clock: Clock = utc_now) -> Alerting | AlertingUnavailable:
+    """The state store, alert engine and dispatcher. An unreachable store does
+    not stop the checks: their metrics still flow, /healthz says why."""
+    try:
+        return build_alerting(settings, build_notifiers(settings, Secrets.from_env(os.environ)),
+                              clock=clock)
+    except SQLAlchemyError as exc:
+        reason = describe_error(exc)
+        log.error("state store unavailable: %s; checks run without alerting", reason)
+        return AlertingUnavailable(reason)
+
+
 def build_wiring(
     settings: Settings, metrics: MonitorMetrics, clock: Clock = utc_now, scrub: Scrub = same
 ) -> Wiring:
     services = AppServices(settings)
-    sinks: list[Sink] = [ScrubbingSink(s, scrub) for s in build_sinks(settings, metrics=metrics)]
-    return Wiring(settings, services, sinks, build_runner(settings, services, sinks, clock=clock))
+    alerting = open_alerting(settings, clock)
+    clients: list[StatsdClient] = []
+
+    def keep(client: StatsdClient) -> StatsdClient:
+        clients.append(client)
+        return client
+
+    built = build_sinks(settings, wrap_statsd=keep, metrics=metrics, extra=[alerting.sink])
+    sinks: list[Sink] = [ScrubbingSink(s, scrub) for s in built]
+    runner = build_runner(settings, services, sinks, clock=clock)
+    return Wiring(settings, services, sinks, runner, alerting, tuple(clients))

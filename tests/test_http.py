@@ -59,8 +59,11 @@ def test_metrics_mirror_the_statsd_gauges_and_parse(
                      Measurement("orders", 480, ("status:active",)),
                      Measurement("orders", 6, ("status:cancelled",))))
     sink.emit(result("failed_charges", Status.UNKNOWN))
+    sink.emit(result("payment_failure_rate", Status.OK,
+                     Measurement("stripe.payment_failure_rate", 0.02),
+                     Measurement("stripe.requests", 4)))
     metrics.outbox_depth.set(2)
-    metrics.stripe_requests.labels("payment_intents", "ok").inc()
+    metrics.outbox_oldest_age.set(30.5)
     r = httpx.get(f"{endpoint.address}/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     fams = families(r.text)
@@ -72,12 +75,18 @@ def test_metrics_mirror_the_statsd_gauges_and_parse(
     orders = {s.labels["status"]: s.value for s in fams["billing_orders"].samples}
     assert orders == {"active": 480, "cancelled": 6}
     status = {s.labels["check"]: s.value for s in fams["billing_check_status"].samples}
-    assert status == {"unbilled_orders": 2, "orders_by_status": 0, "failed_charges": 3}
+    assert status == {"unbilled_orders": 2, "orders_by_status": 0, "failed_charges": 3,
+                      "payment_failure_rate": 0}
     assert fams["billing_check_duration_seconds"].type == "histogram"
     errors = [s for s in fams["billing_check_errors"].samples if s.name.endswith("_total")]
     assert [(s.labels, s.value) for s in errors] == [({"check": "failed_charges"}, 1)]
     assert fams["billing_outbox_depth"].samples[0].value == 2
-    assert "billing_stripe_requests" in fams
+    assert fams["billing_outbox_oldest_age_seconds"].samples[0].value == 30.5
+    assert fams["billing_stripe_requests"].type == "gauge"
+    assert fams["billing_stripe_requests"].samples[0].value == 4
+    # One TYPE line per family: Prometheus refuses an exposition that repeats one.
+    types = [line.split()[2] for line in r.text.splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types))
 
 
 def test_metrics_use_their_own_registry() -> None:

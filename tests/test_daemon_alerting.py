@@ -1,0 +1,107 @@
+"""The daemon with alerting wired in: the alert engine is a sink of every run,
+the outbox is delivered by a periodic job, liveness pings wrap each run, the
+heartbeat and the state-store probe work; all against real local peers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alerts.prometheus import MonitorMetrics
+from monitor.daemon import Daemon
+from monitor.hooks import Hooks, build_hooks
+from monitor.settings import load_settings
+from monitor.types import Status
+from monitor.wiring import build_wiring
+from tests.daemon_helpers import NOW, make_demo_db, write_config
+from tests.peers.http_services import HealthchecksPeer, SlackPeer
+from tests.peers.statsd import UdpListener
+
+
+class Recorder:
+    def notify(self, state: str) -> bool:
+        return True
+
+
+def _daemon(config: Path) -> tuple[Daemon, Hooks]:
+    settings = load_settings(config, {})
+    metrics = MonitorMetrics()
+    holder: list[Daemon] = []
+    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring)
+    daemon = Daemon(settings, load=lambda: load_settings(config, {}),
+                    build=lambda s, m: build_wiring(s, m, clock=lambda: NOW), metrics=metrics,
+                    hooks=hooks, notifier=Recorder(), clock=lambda: NOW)
+    holder.append(daemon)
+    return daemon, hooks
+
+
+def _job(hooks: Hooks, name: str) -> None:
+    [job] = [j for j in hooks.periodic if j.name == name]
+    job.func()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, slack_peer: SlackPeer,
+        healthchecks_peer: HealthchecksPeer) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_peer.webhook_url)
+    monkeypatch.setenv("BILLING_MONITOR_PING_URL", healthchecks_peer.ping_url)
+    monkeypatch.setenv("BILLING_MONITOR_HEARTBEAT_URL", healthchecks_peer.ping_url)
+
+
+@pytest.mark.usefixtures("env")
+def test_a_failing_check_posts_once_through_the_outbox_job(
+    tmp_path: Path, statsd: UdpListener, slack_peer: SlackPeer,
+    healthchecks_peer: HealthchecksPeer,
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path),
+                          statsd_port=statsd.port)
+    daemon, hooks = _daemon(config)
+    try:
+        for _ in range(3):  # three scheduled runs of a check that stays critical
+            report = daemon.run_check("unbilled_orders")
+            assert report is not None and report.results[0].status is Status.CRIT
+            _job(hooks, "outbox")
+        assert len(slack_peer.messages) == 1
+        posted = json.dumps(slack_peer.messages[0])
+        assert "unbilled_orders" in posted and "billing/unbilled_orders/2026-W47" in posted
+        assert daemon.metrics.registry.get_sample_value("billing_outbox_depth") == 0
+        lines = statsd.drain()
+        assert any(line.startswith("billing.outbox.depth:0|g|#env:test") for line in lines)
+        _, body = daemon.health()
+        assert body["state_store"] == "reachable"
+        _job(hooks, "heartbeat")
+    finally:
+        for stop in hooks.on_stop:
+            stop()
+        daemon.wiring.close()
+    kinds = [(p.kind, p.rid) for p in healthchecks_peer.pings]
+    run_pings = [k for k in kinds if k[1] is not None]
+    assert [k for k, _ in run_pings] == ["start", "success"] * 3
+    assert run_pings[0][1] == run_pings[1][1] != run_pings[2][1]
+    assert ("success", None) in kinds  # the daemon's own heartbeat, no rid
+
+
+@pytest.mark.usefixtures("env")
+def test_an_unreachable_state_store_keeps_checks_running_and_fails_healthz(
+    tmp_path: Path, statsd: UdpListener,
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path),
+                          statsd_port=statsd.port)
+    with config.open("a") as f:
+        f.write(f'\n[state]\nurl = "sqlite:///{tmp_path}/no/such/dir/state.db"\n')
+    daemon, hooks = _daemon(config)
+    try:
+        report = daemon.run_check("unbilled_orders")
+        assert report is not None and report.results[0].status is Status.CRIT
+        assert any(line.startswith("billing.unbilled_orders:14|g") for line in statsd.drain())
+        _job(hooks, "outbox")  # nothing to deliver from, and nothing raised
+        ok, body = daemon.health()
+        assert not ok and body["state_store"] == "unreachable"
+        assert any(r.startswith("state store unreachable: OperationalError: unable to open")
+                   for r in body["reasons"]), body["reasons"]
+    finally:
+        for stop in hooks.on_stop:
+            stop()
+        daemon.wiring.close()
