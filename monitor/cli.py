@@ -29,21 +29,21 @@ from alerts.statsd import RecordingClient, StatsdClient
 from monitor import __version__, silences
 from monitor.app import (
     AppServices,
-    base_tags,
     build_alerting,
     build_runner,
     build_sinks,
     open_engine,
     sink_summary,
 )
-from monitor.dispatcher import Alerting, AlertingUnavailable
+from monitor.credentials import load_credentials, secret_values
+from monitor.dispatcher import Alerting
 from monitor.errors import ConfigError, ExitCode, UsageError
+from monitor.logs import configure
 from monitor.render import report_json, report_text, table
 from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
 from monitor.test_alert import add_test_alert_parser, cmd_test_alert
-from monitor.types import RunReport
 
 log = logging.getLogger("billing_monitor")
 
@@ -100,49 +100,8 @@ def _timestamp(value: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _exit_for(report: RunReport) -> int:
-    return int(report.worst)
-
-
 def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
-
-
-def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    unknown = [n for n in args.names if n not in settings.checks]
-    if unknown:
-        raise UsageError(
-            f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
-        )
-    services = AppServices(settings)
-    alerting: Alerting | AlertingUnavailable
-    try:
-        alerting = open_alerting(settings)
-    except Unavailable as exc:  # still run the checks: their metrics are worth sending
-        log.error("%s; checks run without alerting", exc)
-        alerting = AlertingUnavailable(str(exc))
-    clients: list[StatsdClient] = []
-
-    def keep(client: StatsdClient) -> StatsdClient:
-        clients.append(client)
-        return client
-
-    sinks = build_sinks(settings, wrap_statsd=keep, extra=[alerting.sink])
-    try:
-        clock = (lambda: args.at) if args.at else utc_now
-        report = build_runner(settings, services, sinks, clock).run(args.names or None)
-        drained = alerting.drain(settings.outbox.drain_seconds)
-        for error in drained.errors:
-            report.sink_errors.append(("alerting", "-", error))
-        tags = [*base_tags(settings), *settings.statsd.tags]
-        alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
-    finally:
-        for sink in sinks:
-            sink.close()
-        alerting.close()
-        services.close()
-    print(report_json(report) if args.json else report_text(report, settings))
-    return _exit_for(report) if alerting.available else ExitCode.UNAVAILABLE
 
 
 def open_alerting(settings: Settings) -> Alerting:
@@ -272,12 +231,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":
-        # UDP is fire and forget: with no agent listening, DogStatsd logs every
-        # dropped datagram. That is not an error for the monitor (DESIGN).
-        logging.getLogger("datadog.dogstatsd").setLevel(logging.ERROR)
+    if args.command != "run":  # the daemon configures its own from [logging]
+        # Credentials from systemd (LoadCredential=) first, so that every
+        # secret is known to the redacting log handler.
+        load_credentials(os.environ)
+        configure("auto", args.log_level or "WARNING", secret_values(os.environ))
     if args.command == "demo":
         return cmd_demo(args)
     if args.command == "run":
@@ -291,6 +249,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         return cmd_export(settings, Path(args.out))
     if args.command == "check":
+        from monitor.oneshot import cmd_check
+
         return cmd_check(args, settings)
     if args.command == "status":
         return cmd_status(args, settings)

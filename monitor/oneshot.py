@@ -1,0 +1,78 @@
+"""`billing-monitor check`: the checks once, through every sink, alerts
+delivered from the outbox, liveness pings around the run (as the source
+article's cron job wrapped with Healthchecks.io). Exit 0/1/2/3 by the worst
+status; 69 when the state store is unreachable (the checks still ran)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import uuid
+
+from alerts.config import Secrets
+from alerts.notifiers import build_liveness
+from alerts.statsd import StatsdClient
+from monitor.app import AppServices, base_tags, build_runner, build_sinks
+from monitor.cli import Unavailable, open_alerting
+from monitor.credentials import secret_values
+from monitor.dispatcher import Alerting, AlertingUnavailable
+from monitor.errors import ExitCode, UsageError
+from monitor.logs import Redactor
+from monitor.render import report_json, report_text
+from monitor.runner import utc_now
+from monitor.settings import Settings
+from monitor.types import Sink, Status
+from monitor.wiring import ScrubbingSink, scrub_result
+
+log = logging.getLogger("billing_monitor")
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    unknown = [n for n in args.names if n not in settings.checks]
+    if unknown:
+        raise UsageError(
+            f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
+        )
+    # A driver's error may echo its input: no secret leaves in a result.
+    scrub = Redactor(secret_values(os.environ)).scrub
+    services = AppServices(settings)
+    alerting: Alerting | AlertingUnavailable
+    try:
+        alerting = open_alerting(settings)
+    except Unavailable as exc:  # still run the checks: their metrics are worth sending
+        log.error("%s; checks run without alerting", exc)
+        alerting = AlertingUnavailable(str(exc))
+    clients: list[StatsdClient] = []
+
+    def keep(client: StatsdClient) -> StatsdClient:
+        clients.append(client)
+        return client
+
+    built = build_sinks(settings, wrap_statsd=keep, extra=[alerting.sink])
+    sinks: list[Sink] = [ScrubbingSink(s, scrub) for s in built]
+    liveness = build_liveness(settings, Secrets.from_env(os.environ))
+    rid = str(uuid.uuid4())
+    liveness.start(rid)
+    try:
+        clock = (lambda: args.at) if args.at else utc_now
+        report = build_runner(settings, services, sinks, clock).run(args.names or None)
+        report.results = [scrub_result(r, scrub) for r in report.results]
+        drained = alerting.drain(settings.outbox.drain_seconds)
+        for error in drained.errors:
+            report.sink_errors.append(("alerting", "-", error))
+        tags = [*base_tags(settings), *settings.statsd.tags]
+        alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
+        if report.worst is Status.UNKNOWN:
+            liveness.fail(rid, "; ".join(f"{r.check}: {r.error}" for r in report.results
+                                         if r.error))
+        else:
+            liveness.success(rid)
+    finally:
+        liveness.close()  # sends what is queued, within its short timeouts
+        for sink in sinks:
+            sink.close()
+        alerting.close()
+        services.close()
+    print(report_json(report) if args.json else report_text(report, settings))
+    return int(report.worst) if alerting.available else ExitCode.UNAVAILABLE

@@ -1,0 +1,57 @@
+"""`billing-monitor check` as cron runs it: liveness pings around the run, and
+no secret in anything it prints or sends, even when a driver echoes one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import cli, demo_db
+from tests.peers.http_services import HealthchecksPeer
+from tests.peers.statsd import UdpListener
+
+AT = "2026-11-19T05:30:00+00:00"
+
+
+def _config(tmp_path: Path, checks: str) -> Path:
+    path = tmp_path / "bm.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{demo_db(tmp_path)}"\n{checks}')
+    return path
+
+
+def test_pings_start_then_success_with_one_run_id(
+    tmp_path: Path, healthchecks_peer: HealthchecksPeer, statsd: UdpListener
+) -> None:
+    cfg = _config(tmp_path, "[checks.unbilled_orders]\n")
+    env = {"BILLING_MONITOR_PING_URL": healthchecks_peer.ping_url,
+           "DD_DOGSTATSD_PORT": str(statsd.port)}
+    r = cli("--config", str(cfg), "check", "--at", AT, env=env)
+    assert r.returncode == 2, r.stderr  # critical billing is a successful monitor run
+    kinds = [(p.kind, p.rid) for p in healthchecks_peer.pings]
+    assert [k for k, _ in kinds] == ["start", "success"]
+    assert kinds[0][1] == kinds[1][1] is not None
+    assert healthchecks_peer.check_uuid not in r.stdout + r.stderr
+
+
+def test_a_check_that_cannot_run_pings_fail_with_the_error(
+    tmp_path: Path, healthchecks_peer: HealthchecksPeer
+) -> None:
+    cfg = _config(tmp_path, '[statsd]\nenabled = false\n[checks.broken]\ntype = "sql"\n'
+                  'query = "SELECT COUNT(*) FROM nowhere"\n')
+    r = cli("--config", str(cfg), "check",
+            env={"BILLING_MONITOR_PING_URL": healthchecks_peer.ping_url})
+    assert r.returncode == 3
+    assert [p.kind for p in healthchecks_peer.pings] == ["start", "fail"]
+    assert "no such table: nowhere" in healthchecks_peer.pings[1].body
+
+
+def test_an_echoed_secret_is_scrubbed_everywhere(tmp_path: Path, statsd: UdpListener) -> None:
+    secret = "sk_test_51EchoedByTheDriver0000"
+    cfg = _config(tmp_path, f'[checks.leaky]\ntype = "sql"\nquery = "SELECT * FROM {secret}"\n')
+    r = cli("--config", str(cfg), "--log-level", "DEBUG", "check", "--json",
+            env={"STRIPE_API_KEY": secret, "DD_DOGSTATSD_PORT": str(statsd.port)})
+    assert r.returncode == 3
+    sent = "\n".join(statsd.receive(3))
+    assert "no such table: [REDACTED]" in r.stdout
+    assert "[REDACTED]" in sent
+    for text in (r.stdout, r.stderr, sent):
+        assert secret not in text
