@@ -27,9 +27,9 @@ class StripeSection(BaseModel):
     max_backoff_seconds: float = Field(
         default=10.0, ge=0, le=60, description="cap on one 429 back-off (Retry-After included)"
     )
-    state_url: str = Field(
-        default="sqlite:///billing-monitor-stripe.db",
-        description="where event cursors and window counts live (until the state store does)",
+    state_url: str | None = Field(
+        default=None,
+        description="where event cursors and window counts live; default: the [state] store",
     )
     accounts: tuple[str, ...] = Field(
         default=(), description="Connect accounts (acct_...) to check; none means the platform"

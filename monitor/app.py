@@ -71,8 +71,10 @@ class AppServices:
 
     def stripe_cursors(self) -> CursorStore:
         if self._cursors is None:
-            url = self._settings.stripe.state_url
-            self._cursors = SqlCursorStore(open_engine(url, read_only=False))
+            # Beside the alert state by default: one store to back up and to
+            # point several monitor hosts at (PostgreSQL).
+            url = self._settings.stripe.state_url or self._settings.state.url
+            self._cursors = SqlCursorStore(open_state(url))
         return self._cursors
 
     def close(self) -> None:

@@ -292,6 +292,10 @@ def parse_settings(
         settings = settings.model_copy(update={"database": DatabaseSection(url=url)})
         state_url = _resolve_sqlite(settings.state.url, base)
         settings = settings.model_copy(update={"state": StateSection(url=state_url)})
+        if settings.stripe.state_url is not None:
+            stripe = settings.stripe.model_copy(
+                update={"state_url": _resolve_sqlite(settings.stripe.state_url, base)})
+            settings = settings.model_copy(update={"stripe": stripe})
     return settings
 
 
