@@ -6,6 +6,7 @@ decline codes and the stuck intent."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,11 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.app import AppServices, build_runner, build_sinks
+from alerts.pagerduty import PagerDutyNotifier
+from monitor.app import AppServices, build_alerting, build_runner, build_sinks
 from monitor.settings import parse_settings
 from monitor.types import Status
 from tests.peers import localstripe as ls
 from tests.peers.fake_stripe import KEY, fake_stripe
+from tests.peers.http_peers import Tls
+from tests.peers.http_services import PagerDutyPeer
 from tests.peers.statsd import UdpListener
 
 
@@ -56,6 +60,7 @@ def gauges(lines: list[str]) -> dict[tuple[str, frozenset[str]], float]:
 
 def test_declines_and_an_abandoned_3ds_payment_are_measured_in_one_run(
     localstripe_url: str, statsd: UdpListener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    pagerduty_peer: PagerDutyPeer, tls: Tls,
 ) -> None:
     client = ls.LocalStripeClient(localstripe_url)
     declined = [pay(client, "4000000000000341" if i % 5 == 0 else "4242424242424242")
@@ -75,15 +80,21 @@ def test_declines_and_an_abandoned_3ds_payment_are_measured_in_one_run(
                 "stuck_payment_intents": {"min_age_minutes": 30},
             },
         }
+        raw["state"] = {"url": f"sqlite:///{tmp_path / 'state.db'}"}
         settings = parse_settings(raw, "test.toml", {})
         monkeypatch.setenv("STRIPE_API_KEY", KEY)
         services = AppServices(settings)
+        pd = PagerDutyNotifier("R0utingKeyForTheStripeScenario00", events_url=pagerduty_peer.url,
+                               timeout=2, max_attempts=1, verify=tls.client)
         # The next scheduled run, an hour on: the 3-D Secure payment is now stuck.
         later = datetime.fromtimestamp(time.time() + 3600, UTC)
-        sinks = build_sinks(settings)
+        alerting = build_alerting(settings, {"pagerduty": pd}, clock=lambda: later)
+        sinks = build_sinks(settings, extra=[alerting.sink])
         report = build_runner(settings, services, sinks, clock=lambda: later).run()
+        delivered = alerting.drain(10)
         for s in sinks:
             s.close()
+        alerting.close()
         services.close()
 
     results = {r.check: r for r in report.results}
@@ -107,6 +118,15 @@ def test_declines_and_an_abandoned_3ds_payment_are_measured_in_one_run(
     assert got[("billing.stripe.requests",
                 frozenset(base | {"check:stuck_payment_intents"}))] == 3
     assert ("billing.stripe.requests", frozenset(base | {"check:payment_failure_rate"})) in got
+
+    # ... and the on-call engineer is paged, with the ids, once per check.
+    assert delivered.delivered == 2 and delivered.errors == []
+    by_class = {e["payload"]["class"]: e for e in pagerduty_peer.events}
+    assert set(by_class) == {"payment_failure_rate", "stuck_payment_intents"}
+    page = by_class["stuck_payment_intents"]
+    assert page["event_action"] == "trigger" and page["payload"]["severity"] == "warning"
+    assert abandoned["id"] in json.dumps(page["payload"]["custom_details"])
+    assert "decline_code:none" in json.dumps(by_class["payment_failure_rate"]["payload"])
 
 
 def test_failed_payouts_from_localstripe_are_counted(
