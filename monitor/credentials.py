@@ -25,6 +25,8 @@ SECRET_ENV = (
     "GOOGLE_CHAT_WEBHOOK_URL",
     "BILLING_MONITOR_DATABASE_URL",
     "BILLING_MONITOR_PING_URL",
+    "BILLING_MONITOR_HEARTBEAT_URL",
+    "BILLING_MONITOR_STATE_URL",  # a PostgreSQL state store's URL holds a password
 )
 # Shorter values would redact ordinary words; real secrets are far longer.
 MIN_SECRET_LENGTH = 6

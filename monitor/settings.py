@@ -290,11 +290,14 @@ def parse_settings(
     if base is not None:
         url = _resolve_sqlite(settings.database.url, base)
         settings = settings.model_copy(update={"database": DatabaseSection(url=url)})
-        state_url = _resolve_sqlite(settings.state.url, base)
+        # Under systemd, state goes where the unit's StateDirectory= says.
+        state_dir = Path(env["STATE_DIRECTORY"].split(":")[0]) if env.get(
+            "STATE_DIRECTORY") else base
+        state_url = _resolve_sqlite(settings.state.url, state_dir)
         settings = settings.model_copy(update={"state": StateSection(url=state_url)})
         if settings.stripe.state_url is not None:
             stripe = settings.stripe.model_copy(
-                update={"state_url": _resolve_sqlite(settings.stripe.state_url, base)})
+                update={"state_url": _resolve_sqlite(settings.stripe.state_url, state_dir)})
             settings = settings.model_copy(update={"stripe": stripe})
     return settings
 

@@ -101,6 +101,7 @@ def start(tmp_path: Path, config: Path, *args: str, port: int = 0,
            if k not in ("JOURNAL_STREAM", "CREDENTIALS_DIRECTORY")}
     env.update(SECRETS)
     env.pop("BILLING_MONITOR_DATABASE_URL")  # the demo database comes from the config
+    env.pop("BILLING_MONITOR_STATE_URL")  # the state store beside the config, in tmp_path
     env["NOTIFY_SOCKET"] = str(sock_path)
     env.update(extra_env or {})
     out, err = tmp_path / "stdout", tmp_path / "stderr"

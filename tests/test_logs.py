@@ -22,6 +22,8 @@ SECRETS = {
     "GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.com/v1/spaces/AAA/messages?key=K3Y&token=T0K",
     "BILLING_MONITOR_DATABASE_URL": "postgresql://monitor:db-pa55word@db.internal/billing",
     "BILLING_MONITOR_PING_URL": "https://hc-ping.com/5f0b1c9e-secret-uuid",
+    "BILLING_MONITOR_HEARTBEAT_URL": "https://hc-ping.com/77aa01d2-heartbeat-uuid",
+    "BILLING_MONITOR_STATE_URL": "postgresql://state:st4te-pa55word@db.internal/state",
 }
 
 

@@ -33,3 +33,11 @@ def test_cursors_share_the_state_store_by_default(tmp_path: Path) -> None:
 def test_an_own_stripe_state_url_is_relative_to_the_config(tmp_path: Path) -> None:
     settings = load_settings(_config(tmp_path, '[stripe]\nstate_url = "sqlite:///s.db"'), {})
     assert settings.stripe.state_url == f"sqlite:///{tmp_path / 'conf' / 's.db'}"
+
+
+def test_under_systemd_state_goes_to_the_state_directory(tmp_path: Path) -> None:
+    state_dir = tmp_path / "var-lib"
+    settings = load_settings(_config(tmp_path), {"STATE_DIRECTORY": f"{state_dir}:/other"})
+    assert settings.state.url == f"sqlite:///{state_dir / 'state.db'}"
+    # The billing database is the application's, never under our state directory.
+    assert "var-lib" not in settings.database.url
