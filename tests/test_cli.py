@@ -241,3 +241,18 @@ query = '''SELECT COUNT(*) FROM subscriptions_orders o
     assert r.returncode == 0
     assert [(x["period"], x["measurements"][0]["value"]) for x in json.loads(r.stdout)[
         "results"]] == [("2026-W48", 0), ("2026-W48", 0)]
+
+
+def test_the_commented_stripe_example_validates(tmp_path: Path) -> None:
+    example = (Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml").read_text()
+    head, _, stripe = example.partition("# --- Stripe")
+    lines = stripe.splitlines()[1:]
+    uncommented = "\n".join(line if line.startswith("##") else line.removeprefix("#").strip()
+                            for line in lines)
+    cfg = tmp_path / "with-stripe.toml"
+    cfg.write_text(head + uncommented)
+    r = cli("--config", str(cfg), "validate", "--json")
+    assert r.returncode == 0, r.stderr
+    names = {c["name"] for c in json.loads(r.stdout)["checks"]}
+    assert {"payment_failure_rate", "stuck_payment_intents", "webhook_health",
+            "stripe_reconciliation", "payouts_failed", "disputes_opened"} <= names
