@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from alerts.config import (
     GoogleChatSection,
@@ -25,6 +24,7 @@ from alerts.config import (
 from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
 from checks.stripe_config import StripeSection
+from monitor.dburl import DatabaseUrl, is_database_url
 from monitor.errors import ConfigError
 from monitor.period import PeriodKind
 from monitor.policy import Silence
@@ -48,16 +48,7 @@ class MonitorSection(_Section):
 
 
 class DatabaseSection(_Section):
-    url: str = "sqlite:///billing.db"
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        try:
-            make_url(v)
-        except ArgumentError:
-            raise ValueError("not a database URL (expected e.g. postgresql://host/db)") from None
-        return v
+    url: DatabaseUrl = "sqlite:///billing.db"
 
 
 class PeriodSection(_Section):
@@ -228,18 +219,13 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
         if isinstance(table, dict):
             table[key] = value
 
-    if env.get("BILLING_MONITOR_DATABASE_URL"):
-        try:
-            make_url(env["BILLING_MONITOR_DATABASE_URL"])
-            put("database", "url", env["BILLING_MONITOR_DATABASE_URL"])
-        except ArgumentError:
-            problems.append("environment: BILLING_MONITOR_DATABASE_URL: not a database URL")
-    if env.get("BILLING_MONITOR_STATE_URL"):
-        try:
-            make_url(env["BILLING_MONITOR_STATE_URL"])
-            put("state", "url", env["BILLING_MONITOR_STATE_URL"])
-        except ArgumentError:
-            problems.append("environment: BILLING_MONITOR_STATE_URL: not a database URL")
+    for var, section in (("BILLING_MONITOR_DATABASE_URL", "database"),
+                         ("BILLING_MONITOR_STATE_URL", "state")):
+        if env.get(var):
+            if is_database_url(env[var]):
+                put(section, "url", env[var])
+            else:  # the value may hold a password: not echoed
+                problems.append(f"environment: {var}: not a database URL")
     if env.get("DD_AGENT_HOST"):
         put("statsd", "host", env["DD_AGENT_HOST"])
     if env.get("DD_DOGSTATSD_PORT"):

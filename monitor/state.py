@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -33,7 +33,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+
+from monitor.dburl import DatabaseUrl
 
 log = logging.getLogger("billing_monitor.state")
 
@@ -189,16 +190,7 @@ class StateSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = "sqlite:///billing-monitor-state.db"
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        try:
-            make_url(v)
-        except ArgumentError:
-            raise ValueError("not a database URL (expected e.g. sqlite:///state.db)") from None
-        return v
+    url: DatabaseUrl = "sqlite:///billing-monitor-state.db"
 
 
 class OutboxSection(BaseModel):
