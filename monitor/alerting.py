@@ -208,6 +208,35 @@ class AlertEngine:
             return f"RESOLVED: {where} ({period}): {values}"
         return f"{ev.severity.upper()}: {where} ({period}): {values}"
 
+    def retire_removed(self, now: datetime) -> list[str]:
+        """Resolve the open incidents of checks no longer in the configuration:
+        every trigger is eventually matched by a resolve, even when the check
+        that raised it was deleted. Returns the dedup keys resolved."""
+        resolved: list[str] = []
+        if not self._channels:  # no notifier here: leave it to a process that has one
+            return resolved
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(alerts).where(
+                alerts.c.is_open.is_(True), alerts.c.check_name.not_in(list(self._checks))
+            )).all()
+            for row in rows:
+                conn.execute(update(alerts).where(alerts.c.dedup_key == row.dedup_key)
+                             .values(is_open=False, updated_at=utc(now)))
+                if row.notified_severity is not None:  # never sent: nothing to resolve
+                    outbox.enqueue(conn, Notification(
+                        action="resolve", reason="resolve", dedup_key=row.dedup_key,
+                        check=row.check_name, severity=row.severity or "warning",
+                        summary=f"RESOLVED: {self._service} {row.check_name}: the check was "
+                                "removed from the configuration",
+                        source=self._source, occurred_at=utc(now), component=row.check_name,
+                        group=self._service,
+                        custom_details={"check": row.check_name, "reason": "check removed"},
+                    ), self._channels, now)
+                resolved.append(row.dedup_key)
+                log.info("alert %s resolved: check %s is no longer configured",
+                         row.dedup_key, row.check_name)
+        return resolved
+
     def close(self) -> None:
         return None
 

@@ -139,6 +139,7 @@ def build_alerting(
     m = settings.monitor
     sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
                        env=m.env, source=socket.gethostname(), silences=settings.silences)
+    sink.retire_removed(clock())
     return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
                                             rand=rand))
 

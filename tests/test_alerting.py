@@ -358,3 +358,24 @@ def test_concurrent_runs_of_one_check_page_once(state_url: str) -> None:
     make_dispatcher(engine, [pd], clock).dispatch()
     engine.dispose()
     assert pd.seen() == [("trigger", "open", KEY, "critical")]
+
+
+def test_removing_a_failing_check_from_the_config_resolves_its_incident(
+    state_url: str,
+) -> None:
+    clock, pd = Clock(), FakeNotifier("pagerduty")
+    run(state_url, 25, clock, pd)  # billing/unbilled_orders/... is open and was paged
+    engine = open_state(state_url)
+    other = {"failed_charges": options()}
+    # A process without a notifier leaves it alone: it could not send the resolve.
+    assert make_engine(engine, other, []).retire_removed(clock()) == []
+    retire = make_engine(engine, other, ["pagerduty"]).retire_removed(clock.advance(minutes=1))
+    assert retire == ["billing/unbilled_orders/2026-W47"]
+    assert make_engine(engine, other, ["pagerduty"]).retire_removed(clock()) == []  # once
+    make_dispatcher(engine, [pd], clock).dispatch()
+    engine.dispose()
+    assert [(a, k) for a, _, k, _ in pd.seen()] == [
+        ("trigger", "billing/unbilled_orders/2026-W47"),
+        ("resolve", "billing/unbilled_orders/2026-W47"),
+    ]
+    assert "removed from the configuration" in pd.delivered[-1].summary
