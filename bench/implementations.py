@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, DateTime, Engine, TextClause, bindparam, text
 from sqlalchemy.types import TypeEngine
@@ -26,6 +26,10 @@ from bench import dataset
 from checks.registry import CHECK_TYPES
 from monitor.app import open_engine
 from monitor.types import CheckContext
+
+if TYPE_CHECKING:
+    from checks.stripe_client import StripeApi
+    from checks.stripe_state import CursorStore
 
 CHECKS = ("unbilled_orders", "missing_billing_records", "failed_charges")
 Counts = dict[str, int]
@@ -37,6 +41,12 @@ class _Services:
 
     def billing_engine(self) -> Engine:
         return self._engine
+
+    def stripe_client(self) -> StripeApi:
+        raise NotImplementedError("the SQL benchmark runs no Stripe checks")
+
+    def stripe_cursors(self) -> CursorStore:
+        raise NotImplementedError("the SQL benchmark runs no Stripe checks")
 
 
 def context() -> CheckContext:

@@ -1,7 +1,11 @@
 """User-defined SQL checks, and the machinery the built-in billing checks share.
 
 A query returns either one number, or rows with a `value` column whose other
-columns become tags (`SELECT plan AS plan, COUNT(*) AS value ... GROUP BY plan`).
+columns become tags (`SELECT plan AS plan, COUNT(*) AS value ... GROUP BY plan`),
+or exactly the columns `sample_id` and `value`: one row per sample id, at most
+:sample_limit, each carrying the total (`COUNT(*) OVER ()`), no rows meaning 0.
+That counts and samples in one pass, so no `sample_query` is needed (the
+built-in billing checks do this; docs/benchmarks.md).
 Queries run read-only, rolled back, under the check's deadline. Parameters
 the query may use: see `PARAMETERS`.
 """
@@ -132,7 +136,10 @@ class SqlCheck:
             result = conn.execute(self._query, params)
             columns = list(result.keys())
             rows = result.fetchmany(1000)
-            measurements = self._measurements(columns, rows)
+            if sorted(c.lower() for c in columns) == ["sample_id", "value"]:
+                measurements = self._counted_samples(columns, rows, ctx.sample_limit)
+            else:
+                measurements = self._measurements(columns, rows)
             if self._sample is not None and any(m.value for m in measurements):
                 ids = conn.execute(self._sample, params).scalars().fetchmany(ctx.sample_limit)
                 samples = tuple(str(i) for i in ids)
@@ -141,6 +148,16 @@ class SqlCheck:
                 ]
             conn.rollback()
         return measurements
+
+    def _counted_samples(
+        self, columns: list[str], rows: Sequence[Any], limit: int
+    ) -> list[Measurement]:
+        lowered = [c.lower() for c in columns]
+        vi, si = lowered.index("value"), lowered.index("sample_id")
+        if not rows:
+            return [Measurement(self.metric, 0.0)]
+        samples = tuple(str(row[si]) for row in rows[:limit])
+        return [Measurement(self.metric, _number(rows[0][vi], f"check {self.name}"), (), samples)]
 
     def _measurements(self, columns: list[str], rows: Sequence[Any]) -> list[Measurement]:
         if len(columns) == 1:

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bench import build, measure
-from bench.implementations import CHECKS, fast, naive
+from bench.implementations import CHECKS, context, fast, naive
 from bench.report import markdown, summarise
 from tests.peers.postgres import PostgresServer
 
@@ -70,3 +71,23 @@ def test_cli_writes_table_json_and_plans(
     (saved,) = tmp_path.glob("sql_checks-*.json")
     rows = json.loads(saved.read_text())["rows"]
     assert len(rows) == 4 and len({json.dumps(r["counts"]) for r in rows}) == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) -> None:
+    # The benchmark's PostgreSQL figures assume a check never pays for a JIT
+    # compile; the settings are transaction-local and gone after the check.
+    from checks.sql import SqlCheck
+    from monitor.app import open_engine
+
+    engine = open_engine(pg_server.url())
+    try:
+        check = SqlCheck("settings", engine, (
+            "SELECT CASE WHEN current_setting('jit') = 'off' AND "
+            "current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END"))
+        [m] = check.collect(context())
+        assert m.value == 1
+        with engine.connect() as conn:  # the pool hands back the same connection
+            assert conn.execute(text("SHOW jit")).scalar() == "on"
+    finally:
+        engine.dispose()
