@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from bench import build, measure
-from bench.implementations import CHECKS, context, fast, naive
+from bench.implementations import CHECKS, article, context, fast, naive
 from bench.report import markdown, summarise
 from tests.peers.postgres import PostgresServer
 
@@ -36,6 +36,17 @@ def test_postgresql_fast_and_naive_agree(pg_server: PostgresServer) -> None:
     url = build.build_postgres(pg_server.url(), ORDERS)
     _agree(url)
     assert build.build_postgres(pg_server.url(), ORDERS) == url
+
+
+def test_article_reference_agrees_and_gets_its_own_speed_up_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{build.build_sqlite(tmp_path, ORDERS)}"
+    counts = article(url)
+    assert counts == naive(url)
+    run = {"counts": counts, "seconds": 2.0, "rss_before_mib": 1.0, "peak_rss_mib": 2.0}
+    rows = [summarise("sqlite", ORDERS, impl, [{**run, "seconds": s}])
+            for impl, s in (("fast", 0.5), ("naive", 4.0), ("article", 2.0))]
+    assert f"| sqlite | {ORDERS:,} | fast | 0.500 | 0.500 | 1 | 2.0 | 1.0 | 8.0x | 4.0x |" \
+        in markdown(rows)
 
 
 def test_measure_child_reports_counts_and_memory(
