@@ -35,7 +35,7 @@ PARAMETERS: dict[str, Any] = {
     "period_end_at": DateTime(timezone=True),  # period end as a UTC timestamp
     "period_label": String(),  # e.g. 2026-W47
     "now": DateTime(timezone=True),  # the run's clock, UTC
-    "sample_limit": Integer(),  # how many sample ids to return
+    "sample_limit": Integer(),  # how many sample ids to return (bound as at least 1)
 }
 
 
@@ -70,7 +70,9 @@ def parameters(ctx: CheckContext) -> dict[str, date | datetime | str | int]:
         "period_end_at": p.end_at,
         "period_label": p.label,
         "now": ctx.now,
-        "sample_limit": ctx.sample_limit,
+        # At least 1: a one-pass query (`sample_id`, `value`) with LIMIT 0 would
+        # return no rows and so no count. The check keeps ctx.sample_limit ids.
+        "sample_limit": max(1, ctx.sample_limit),
     }
 
 
@@ -132,17 +134,19 @@ class SqlCheck:
 
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         params = parameters(ctx)
+        limit = max(1, ctx.sample_limit)
         with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
             result = conn.execute(self._query, params)
             columns = list(result.keys())
-            rows = result.fetchmany(1000)
             if sorted(c.lower() for c in columns) == ["sample_id", "value"]:
+                rows = result.fetchmany(limit)
                 measurements = self._counted_samples(columns, rows, ctx.sample_limit)
             else:
-                measurements = self._measurements(columns, rows)
+                measurements = self._measurements(columns, result.fetchmany(1000))
             if self._sample is not None and any(m.value for m in measurements):
-                ids = conn.execute(self._sample, params).scalars().fetchmany(ctx.sample_limit)
-                samples = tuple(str(i) for i in ids)
+                # fetchmany(0) would fetch everything; the query is bound >= 1.
+                ids = conn.execute(self._sample, params).scalars().fetchmany(limit)
+                samples = tuple(str(i) for i in ids[: ctx.sample_limit])
                 measurements = [
                     Measurement(m.name, m.value, m.tags, samples) for m in measurements
                 ]
