@@ -3,7 +3,10 @@ EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL."""
 
 from __future__ import annotations
 
+import time
+
 from bench.implementations import CHECKS, context
+from checks.deadline import database_deadline
 from checks.registry import CHECK_TYPES
 from checks.sql import compile_query, parameters
 from monitor.app import open_engine
@@ -13,7 +16,8 @@ def plans(url: str) -> str:
     engine = open_engine(url)
     out: list[str] = []
     try:
-        with engine.connect() as conn:
+        # Under the checks' own session settings (read only, jit off).
+        with engine.connect() as conn, database_deadline(conn, time.monotonic() + 600):
             prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
             for name in CHECKS:
                 options = CHECK_TYPES[name].options(type=name)

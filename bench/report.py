@@ -38,30 +38,37 @@ def summarise(engine: str, orders: int, impl: str, runs: list[dict[str, Any]]) -
     )
 
 
-def speedup(rows: list[Row], row: Row) -> float | None:
-    """naive median / fast median for the same engine and size."""
+def speedup(rows: list[Row], row: Row, reference: str = "naive") -> float | None:
+    """reference median / fast median for the same engine and size."""
     if row.impl != "fast":
         return None
     for other in rows:
-        if (other.engine, other.orders, other.impl) == (row.engine, row.orders, "naive"):
+        if (other.engine, other.orders, other.impl) == (row.engine, row.orders, reference):
             return other.median_s / row.median_s
     return None
 
 
+def _x(s: float | None) -> str:
+    return "" if s is None else f"{s:.1f}x"
+
+
 def markdown(rows: list[Row]) -> str:
+    article = any(r.impl == "article" for r in rows)
     head = (
         "| engine | orders | implementation | median wall (s) | min (s) | runs "
-        "| peak RSS (MiB) | RSS growth (MiB) | speed-up | unbilled / missing / failed |\n"
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n"
+        "| peak RSS (MiB) | RSS growth (MiB) | speed-up | "
+        + ("vs article | " if article else "")
+        + "unbilled / missing / failed |\n"
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if article else "") + "---|\n"
     )
     lines = []
     for r in rows:
-        s = speedup(rows, r)
         c = r.counts
+        extra = f"| {_x(speedup(rows, r, 'article'))} " if article else ""
         lines.append(
             f"| {r.engine} | {r.orders:,} | {r.impl} | {r.median_s:.3f} | {r.min_s:.3f} "
             f"| {r.runs} | {r.peak_rss_mib:.1f} | {r.rss_growth_mib:.1f} "
-            f"| {'' if s is None else f'{s:.1f}x'} "
+            f"| {_x(speedup(rows, r))} {extra}"
             f"| {c['unbilled_orders']} / {c['missing_billing_records']} / {c['failed_charges']} |"
         )
     return head + "\n".join(lines) + "\n"

@@ -46,8 +46,9 @@ def run_child(impl: str, url: str) -> dict[str, Any]:
     return result
 
 
-def measure(engine: str, n: int, url: str, runs: int, naive: bool) -> list[Row]:
-    impls = ["fast", "naive"] if naive else ["fast"]
+def measure(engine: str, n: int, url: str, runs: int, naive: bool,
+            impls: list[str] | None = None) -> list[Row]:
+    impls = [i for i in (impls or ["fast", "naive"]) if naive or i == "fast"]
     results: dict[str, list[dict[str, Any]]] = {i: [] for i in impls}
     for _ in range(runs):
         for impl in impls:
@@ -87,8 +88,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", default="100000,1000000,10000000")
     p.add_argument("--engines", default="sqlite,postgresql")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--impls", default="fast,naive",
+                   help="implementations to run: fast, naive, article (bench/implementations.py)")
     p.add_argument("--naive-max", type=int, default=10**9,
-                   help="skip the naive reference above this many orders")
+                   help="skip the references (naive, article) above this many orders")
     p.add_argument("--data-dir", type=Path, default=RESULTS / "data",
                    help="where SQLite databases are cached between runs")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                                "seconds": round(time.perf_counter() - started, 1)})
                 log(f"{engine} {n:,}: database ready in {builds[-1]['seconds']}s")
                 (args.out / f"plans-{engine}-{n}.txt").write_text(explain.plans(url))
-                rows.extend(measure(engine, n, url, args.runs, n <= args.naive_max))
+                rows.extend(measure(engine, n, url, args.runs, n <= args.naive_max,
+                                   args.impls.split(",")))
     table = markdown(rows)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,7 +1,11 @@
 """User-defined SQL checks, and the machinery the built-in billing checks share.
 
 A query returns either one number, or rows with a `value` column whose other
-columns become tags (`SELECT plan AS plan, COUNT(*) AS value ... GROUP BY plan`).
+columns become tags (`SELECT plan AS plan, COUNT(*) AS value ... GROUP BY plan`),
+or exactly the columns `sample_id` and `value`: one row per sample id, at most
+:sample_limit, each carrying the total (`COUNT(*) OVER ()`), no rows meaning 0.
+That counts and samples in one pass, so no `sample_query` is needed (the
+built-in billing checks do this; docs/benchmarks.md).
 Queries run read-only, rolled back, under the check's deadline. Parameters
 the query may use: see `PARAMETERS`.
 """
@@ -31,7 +35,7 @@ PARAMETERS: dict[str, Any] = {
     "period_end_at": DateTime(timezone=True),  # period end as a UTC timestamp
     "period_label": String(),  # e.g. 2026-W47
     "now": DateTime(timezone=True),  # the run's clock, UTC
-    "sample_limit": Integer(),  # how many sample ids to return
+    "sample_limit": Integer(),  # how many sample ids to return (bound as at least 1)
 }
 
 
@@ -66,7 +70,9 @@ def parameters(ctx: CheckContext) -> dict[str, date | datetime | str | int]:
         "period_end_at": p.end_at,
         "period_label": p.label,
         "now": ctx.now,
-        "sample_limit": ctx.sample_limit,
+        # At least 1: a one-pass query (`sample_id`, `value`) with LIMIT 0 would
+        # return no rows and so no count. The check keeps ctx.sample_limit ids.
+        "sample_limit": max(1, ctx.sample_limit),
     }
 
 
@@ -128,19 +134,34 @@ class SqlCheck:
 
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         params = parameters(ctx)
+        limit = max(1, ctx.sample_limit)
         with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
             result = conn.execute(self._query, params)
             columns = list(result.keys())
-            rows = result.fetchmany(1000)
-            measurements = self._measurements(columns, rows)
+            if sorted(c.lower() for c in columns) == ["sample_id", "value"]:
+                rows = result.fetchmany(limit)
+                measurements = self._counted_samples(columns, rows, ctx.sample_limit)
+            else:
+                measurements = self._measurements(columns, result.fetchmany(1000))
             if self._sample is not None and any(m.value for m in measurements):
-                ids = conn.execute(self._sample, params).scalars().fetchmany(ctx.sample_limit)
-                samples = tuple(str(i) for i in ids)
+                # fetchmany(0) would fetch everything; the query is bound >= 1.
+                ids = conn.execute(self._sample, params).scalars().fetchmany(limit)
+                samples = tuple(str(i) for i in ids[: ctx.sample_limit])
                 measurements = [
                     Measurement(m.name, m.value, m.tags, samples) for m in measurements
                 ]
             conn.rollback()
         return measurements
+
+    def _counted_samples(
+        self, columns: list[str], rows: Sequence[Any], limit: int
+    ) -> list[Measurement]:
+        lowered = [c.lower() for c in columns]
+        vi, si = lowered.index("value"), lowered.index("sample_id")
+        if not rows:
+            return [Measurement(self.metric, 0.0)]
+        samples = tuple(str(row[si]) for row in rows[:limit])
+        return [Measurement(self.metric, _number(rows[0][vi], f"check {self.name}"), (), samples)]
 
     def _measurements(self, columns: list[str], rows: Sequence[Any]) -> list[Measurement]:
         if len(columns) == 1:

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bench import build, measure
-from bench.implementations import CHECKS, fast, naive
+from bench.implementations import CHECKS, article, context, fast, naive
 from bench.report import markdown, summarise
 from tests.peers.postgres import PostgresServer
 
@@ -35,6 +36,17 @@ def test_postgresql_fast_and_naive_agree(pg_server: PostgresServer) -> None:
     url = build.build_postgres(pg_server.url(), ORDERS)
     _agree(url)
     assert build.build_postgres(pg_server.url(), ORDERS) == url
+
+
+def test_article_reference_agrees_and_gets_its_own_speed_up_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{build.build_sqlite(tmp_path, ORDERS)}"
+    counts = article(url)
+    assert counts == naive(url)
+    run = {"counts": counts, "seconds": 2.0, "rss_before_mib": 1.0, "peak_rss_mib": 2.0}
+    rows = [summarise("sqlite", ORDERS, impl, [{**run, "seconds": s}])
+            for impl, s in (("fast", 0.5), ("naive", 4.0), ("article", 2.0))]
+    assert f"| sqlite | {ORDERS:,} | fast | 0.500 | 0.500 | 1 | 2.0 | 1.0 | 8.0x | 4.0x |" \
+        in markdown(rows)
 
 
 def test_measure_child_reports_counts_and_memory(
@@ -70,3 +82,23 @@ def test_cli_writes_table_json_and_plans(
     (saved,) = tmp_path.glob("sql_checks-*.json")
     rows = json.loads(saved.read_text())["rows"]
     assert len(rows) == 4 and len({json.dumps(r["counts"]) for r in rows}) == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) -> None:
+    # The benchmark's PostgreSQL figures assume a check never pays for a JIT
+    # compile; the settings are transaction-local and gone after the check.
+    from checks.sql import SqlCheck
+    from monitor.app import open_engine
+
+    engine = open_engine(pg_server.url())
+    try:
+        check = SqlCheck("settings", engine, (
+            "SELECT CASE WHEN current_setting('jit') = 'off' AND "
+            "current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END"))
+        [m] = check.collect(context())
+        assert m.value == 1
+        with engine.connect() as conn:  # the pool hands back the same connection
+            assert conn.execute(text("SHOW jit")).scalar() == "on"
+    finally:
+        engine.dispose()
