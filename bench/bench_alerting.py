@@ -23,6 +23,7 @@ from monitor.alerting import AlertEngine
 from monitor.dispatcher import Dispatcher
 from monitor.period import current_period
 from monitor.state import open_state
+from monitor.thresholds import Thresholds
 from monitor.types import CheckResult, Evaluation, Measurement, Status
 
 
@@ -38,7 +39,7 @@ def main(runs: int) -> None:
     url = os.environ.get("BILLING_MONITOR_STATE_URL") or (
         f"sqlite:///{Path(tempfile.mkdtemp()) / 'state.db'}")
     store = open_state(url)
-    opts = CheckOptions(type="sql", thresholds={"critical": 10})
+    opts = CheckOptions(type="sql", thresholds=Thresholds(critical=10))
     checks = {f"check_{i}": opts for i in range(20)}
     engine = AlertEngine(store, checks, ["pagerduty", "slack"], service="billing",
                          env="bench", source="bench")

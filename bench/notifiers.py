@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from alerts.base import Notification, Notifier
 from alerts.google_chat import GoogleChatNotifier
@@ -51,7 +52,7 @@ def main(n: int) -> None:
     ]
     print(f"healthy peers, {n} deliveries each:")
     for name, _, notifier in cases:
-        ms = sorted(timed(lambda i=i, nt=notifier: nt.deliver(note(i))) for i in range(n))
+        ms = sorted(timed(partial(notifier.deliver, note(i))) for i in range(n))
         print(f"  {name:18} mean {statistics.mean(ms):6.2f} ms   p95 {ms[int(n * .95)]:6.2f} ms")
     print("failing peers: time until deliver() raises (timeout 0.5 s, PagerDuty max_attempts 2):")
     faults: tuple[Fault, ...] = ("refused", "timeout", "error", "ratelimit", "malformed")
@@ -60,7 +61,7 @@ def main(n: int) -> None:
         cells = []
         for fault in faults:
             peer.set_fault(fault)
-            cells.append(f"{fault} {timed(lambda nt=notifier: nt.deliver(note(0))):6.0f} ms")
+            cells.append(f"{fault} {timed(partial(notifier.deliver, note(0))):6.0f} ms")
             peer.set_fault("ok")
         print(f"  {name:18} " + "  ".join(cells))
     for _, peer, _ in cases:
