@@ -11,11 +11,8 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,23 +22,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.base import Notifier
 from alerts.config import Secrets
 from alerts.notifiers import build_notifiers
-from alerts.statsd import RecordingClient, StatsdClient
 from monitor import __version__, silences
 from monitor.app import (
-    AppServices,
     build_alerting,
-    build_runner,
-    build_sinks,
-    open_engine,
     sink_summary,
 )
 from monitor.credentials import load_credentials, secret_values
 from monitor.dispatcher import Alerting
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.logs import configure
-from monitor.render import report_json, report_text, table
+from monitor.render import table
 from monitor.runner import describe_error, utc_now
-from monitor.settings import Settings, load_settings, parse_settings, resolve_config_path
+from monitor.settings import Settings, load_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
 from monitor.test_alert import add_test_alert_parser, cmd_test_alert
 
@@ -178,57 +170,6 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def demo_settings(db_path: Path) -> Settings:
-    text = resources.files("monitor.config").joinpath("demo.toml").read_text("utf-8")
-    raw = tomllib.loads(text)
-    raw["database"] = {"url": f"sqlite:///{db_path}"}
-    env = {k: v for k, v in os.environ.items() if k != "BILLING_MONITOR_DATABASE_URL"}
-    return parse_settings(raw, "<embedded demo config>", env)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from monitor.demo import demo_database, populate
-
-    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="billing-demo-"))
-    db_path = demo_database(directory)
-    settings = demo_settings(db_path)
-    now = utc_now()
-    engine = open_engine(settings.database.url, read_only=False)
-    planted = populate(engine, settings, now)
-    engine.dispose()
-    recorders: list[RecordingClient] = []
-
-    def record(client: StatsdClient) -> StatsdClient:
-        recorders.append(RecordingClient(client))
-        return recorders[-1]
-
-    services = AppServices(settings)
-    sinks = build_sinks(settings, wrap_statsd=record)
-    try:
-        report = build_runner(settings, services, sinks, clock=lambda: now).run()
-    finally:
-        for sink in sinks:
-            sink.close()
-        services.close()
-    sent = [line for r in recorders for line in r.sent]
-    where = sink_summary(settings)["statsd"]
-    if args.json:
-        print(report_json(report, {"database": str(db_path), "planted": planted,
-                                   "statsd": where, "sent": sent}))
-        return ExitCode.OK
-    print(f"Demo billing database: {db_path}")
-    print(f"Planted this week: {planted['unbilled']} unbilled orders ({planted['failed']} with "
-          f"failed charges), {planted['missing']} billed order without a billing record, "
-          f"{planted['orders']} orders in all.\n")
-    print(report_text(report, settings))
-    print(f"\nSent to DogStatsD ({where}), {len(sent)} datagrams:")
-    print("\n".join(f"  {line}" for line in sent))
-    print("  (UDP is fire and forget: with no agent listening there, they are dropped"
-          " and nothing is raised.)")
-    print("\nThe demo exits 0; `billing-monitor check` exits 0/1/2/3 by the worst status.")
-    return ExitCode.OK
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "run":  # the daemon configures its own from [logging]
@@ -237,6 +178,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         load_credentials(os.environ)
         configure("auto", args.log_level or "WARNING", secret_values(os.environ))
     if args.command == "demo":
+        from monitor.demo_command import cmd_demo
+
         return cmd_demo(args)
     if args.command == "run":
         from monitor.service import serve

@@ -8,10 +8,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from sqlalchemy.engine import make_url
 
 from alerts.config import (
@@ -24,10 +23,19 @@ from alerts.config import (
 from checks.base import CheckOptions
 from checks.registry import CHECK_TYPES
 from checks.stripe_config import StripeSection
-from monitor.dburl import DatabaseUrl, is_database_url
+from monitor.dburl import is_database_url
 from monitor.errors import ConfigError
-from monitor.period import PeriodKind
 from monitor.policy import Silence
+from monitor.sections import (
+    DaemonSection,
+    DatabaseSection,
+    HttpSection,
+    LoggingSection,
+    MonitorSection,
+    PeriodSection,
+    Section,
+    StatsdSection,
+)
 from monitor.state import OutboxSection, StateSection
 
 DEFAULT_CONFIG = Path("/etc/billing-monitor/billing-monitor.toml")
@@ -37,85 +45,13 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SECRET_KEYS = frozenset({"url", "api_key", "routing_key", "webhook_url", "ping_url"})
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = [  # the sections, importable from here as before
+    "DaemonSection", "DatabaseSection", "HttpSection", "LoggingSection", "MonitorSection",
+    "PeriodSection", "Settings", "StatsdSection",
+]
 
 
-class MonitorSection(_Section):
-    service: str = Field(default="billing", min_length=1)
-    env: str = Field(default="production", min_length=1)
-    sample_limit: int = Field(default=20, ge=0, le=100)
-
-
-class DatabaseSection(_Section):
-    url: DatabaseUrl = "sqlite:///billing.db"
-
-
-class PeriodSection(_Section):
-    kind: PeriodKind = "iso_week"
-    timezone: str = "UTC"
-    offset: int = Field(default=0, ge=-52, le=0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC)") from None
-        return v
-
-
-class StatsdSection(_Section):
-    enabled: bool = True
-    namespace: str = Field(default="billing.", pattern=r"^([a-z][a-z0-9_.]*\.)?$")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8125, ge=1, le=65535)
-    socket_path: str | None = None
-    tags: tuple[str, ...] = ()
-
-
-def _zone(v: str) -> str:
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC)") from None
-    return v
-
-
-class DaemonSection(_Section):
-    """`billing-monitor run`: scheduling and lifecycle (monitor/daemon.py)."""
-
-    timezone: str = "UTC"  # the zone the checks' cron schedules are read in
-    # A run that starts late by up to this much still runs (APScheduler's own
-    # default of 1 s silently skips runs after a pause or a busy pool).
-    misfire_grace_seconds: int = Field(default=300, ge=1, le=86400)
-    jitter_seconds: int = Field(default=0, ge=0, le=3600)
-    max_workers: int = Field(default=4, ge=1, le=64)
-    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    # /healthz fails when no check run completed for this long; default: twice
-    # the shortest gap between scheduled runs plus the longest timeout.
-    max_cycle_age_seconds: float | None = Field(default=None, gt=0)
-
-    _tz = field_validator("timezone")(_zone)
-
-
-class HttpSection(_Section):
-    """/metrics and /healthz (monitor/httpd.py). Loopback unless told otherwise."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(default=9465, ge=0, le=65535)
-
-
-class LoggingSection(_Section):
-    """auto: JSON under journald or when stderr is not a terminal."""
-
-    format: Literal["auto", "json", "console"] = "auto"
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-
-class Settings(_Section):
+class Settings(Section):
     monitor: MonitorSection = MonitorSection()
     database: DatabaseSection = DatabaseSection()
     period: PeriodSection = PeriodSection()

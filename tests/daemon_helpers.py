@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.app import open_engine
-from monitor.cli import demo_settings
 from monitor.demo import demo_database, populate
+from monitor.demo_command import demo_settings
 
 NOW = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)  # a Thursday, as in the article
 

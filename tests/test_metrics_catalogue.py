@@ -12,8 +12,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.prometheus import MonitorMetrics
-from monitor.cli import demo_settings
 from monitor.daemon import Daemon
+from monitor.demo_command import demo_settings
 from monitor.export_datadog import dashboard, monitors
 from monitor.hooks import Hooks
 from monitor.httpd import HttpEndpoint
