@@ -17,25 +17,21 @@ from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.base import Notifier
-from alerts.config import Secrets
-from alerts.notifiers import build_notifiers
 from monitor import __version__, silences
 from monitor.app import (
-    build_alerting,
     sink_summary,
 )
 from monitor.credentials import load_credentials, secret_values
-from monitor.dispatcher import Alerting
+from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.logs import configure
 from monitor.render import table
-from monitor.runner import describe_error, utc_now
+from monitor.runner import utc_now
 from monitor.settings import Settings, load_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
 from monitor.test_alert import add_test_alert_parser, cmd_test_alert
+from monitor.wiring import open_alerting
 
 log = logging.getLogger("billing_monitor")
 
@@ -96,22 +92,20 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_alerting(settings: Settings) -> Alerting:
-    """The state store must be reachable: without it nothing can be alerted."""
-    try:
-        return build_alerting(settings, cli_notifiers(settings))
-    except SQLAlchemyError as exc:
-        raise Unavailable(f"state store {redact_url(settings.state.url)} is unavailable: "
-                          f"{describe_error(exc)}") from None
+def require_alerting(settings: Settings) -> Alerting:
+    """The state store must be reachable: without it nothing can be shown."""
+    alerting = open_alerting(settings)
+    if isinstance(alerting, AlertingUnavailable):
+        raise Unavailable(unavailable_message(settings, alerting.reason))
+    return alerting
 
 
-def cli_notifiers(settings: Settings) -> dict[str, Notifier]:
-    """The configured notifiers; secrets come from the environment only."""
-    return build_notifiers(settings, Secrets.from_env(os.environ))
+def unavailable_message(settings: Settings, reason: str) -> str:
+    return f"state store {redact_url(settings.state.url)} is unavailable: {reason}"
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    alerting = open_alerting(settings)
+    alerting = require_alerting(settings)
     try:
         report = read_status(alerting.store, utc_now(), settings.checks)
     finally:
@@ -129,7 +123,7 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("silence: --reason is required")
     if args.minutes <= 0:
         raise UsageError("silence: --minutes must be positive")
-    alerting = open_alerting(settings)
+    alerting = require_alerting(settings)
     now = utc_now()
     try:
         if args.end is not None and not silences.end(alerting.store, args.end, now):

@@ -14,16 +14,16 @@ from alerts.config import Secrets
 from alerts.notifiers import build_liveness
 from alerts.statsd import StatsdClient
 from monitor.app import AppServices, base_tags, build_runner, build_sinks
-from monitor.cli import Unavailable, open_alerting
+from monitor.cli import unavailable_message
 from monitor.credentials import secret_values
-from monitor.dispatcher import Alerting, AlertingUnavailable
+from monitor.dispatcher import AlertingUnavailable
 from monitor.errors import ExitCode, UsageError
 from monitor.logs import Redactor
 from monitor.render import report_json, report_text
 from monitor.runner import utc_now
 from monitor.settings import Settings
 from monitor.types import Sink, Status
-from monitor.wiring import ScrubbingSink, scrub_result
+from monitor.wiring import ScrubbingSink, open_alerting, scrub_result
 
 log = logging.getLogger("billing_monitor")
 
@@ -37,12 +37,10 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     # A driver's error may echo its input: no secret leaves in a result.
     scrub = Redactor(secret_values(os.environ)).scrub
     services = AppServices(settings)
-    alerting: Alerting | AlertingUnavailable
-    try:
-        alerting = open_alerting(settings)
-    except Unavailable as exc:  # still run the checks: their metrics are worth sending
-        log.error("%s; checks run without alerting", exc)
-        alerting = AlertingUnavailable(str(exc))
+    alerting = open_alerting(settings)
+    if isinstance(alerting, AlertingUnavailable):  # the checks' metrics are still worth sending
+        alerting = AlertingUnavailable(unavailable_message(settings, alerting.reason))
+        log.error("%s; checks run without alerting", alerting.reason)
     clients: list[StatsdClient] = []
 
     def keep(client: StatsdClient) -> StatsdClient:

@@ -86,9 +86,7 @@ def open_alerting(settings: Settings, clock: Clock = utc_now) -> Alerting | Aler
         return build_alerting(settings, build_notifiers(settings, Secrets.from_env(os.environ)),
                               clock=clock)
     except SQLAlchemyError as exc:
-        reason = describe_error(exc)
-        log.error("state store unavailable: %s; checks run without alerting", reason)
-        return AlertingUnavailable(reason)
+        return AlertingUnavailable(describe_error(exc))
 
 
 def build_wiring(
@@ -96,6 +94,8 @@ def build_wiring(
 ) -> Wiring:
     services = AppServices(settings)
     alerting = open_alerting(settings, clock)
+    if isinstance(alerting, AlertingUnavailable):
+        log.error("state store unavailable: %s; checks run without alerting", alerting.reason)
     clients: list[StatsdClient] = []
 
     def keep(client: StatsdClient) -> StatsdClient:
