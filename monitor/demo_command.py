@@ -23,6 +23,8 @@ def demo_settings(db_path: Path) -> Settings:
     text = resources.files("monitor.config").joinpath("demo.toml").read_text("utf-8")
     raw = tomllib.loads(text)
     raw["database"] = {"url": f"sqlite:///{db_path}"}
+    # The demo's state store, if anything opens one, stays beside its database.
+    raw["state"] = {"url": f"sqlite:///{db_path.parent / 'billing-monitor-state.db'}"}
     env = {k: v for k, v in os.environ.items() if k != "BILLING_MONITOR_DATABASE_URL"}
     return parse_settings(raw, "<embedded demo config>", env)
 
