@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("--at", type=_timestamp, metavar="TIME",
-                   help="judge the period containing this ISO 8601 time, e.g. "
-                   "2026-11-19T05:30Z (default: now)")
+                   help="only print how the period containing this ISO 8601 time "
+                   "(e.g. 2026-11-19T05:30Z) is judged: nothing is sent, no alert changes")
     silences.add_parser(sub)
     st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
     st.add_argument("--json", action="store_true", help="machine-readable output")

@@ -34,6 +34,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(
             f"unknown check(s): {', '.join(unknown)} (configured: {', '.join(settings.checks)})"
         )
+    if args.at is not None:
+        return _inspect(args, settings)
     # A driver's error may echo its input: no secret leaves in a result.
     scrub = Redactor(secret_values(os.environ)).scrub
     services = AppServices(settings)
@@ -53,8 +55,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     rid = str(uuid.uuid4())
     liveness.start(rid)
     try:
-        clock = (lambda: args.at) if args.at else utc_now
-        report = build_runner(settings, services, sinks, clock).run(args.names or None)
+        report = build_runner(settings, services, sinks).run(args.names or None)
         report.results = [scrub_result(r, scrub) for r in report.results]
         drained = alerting.drain(settings.outbox.drain_seconds)
         for error in drained.errors:
@@ -73,4 +74,21 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         alerting.close()
         services.close()
     print(report_json(report) if args.json else report_text(report, settings))
-    return int(report.worst) if alerting.available else ExitCode.UNAVAILABLE
+    if not alerting.available and report.exit_code != Status.CRIT:
+        return ExitCode.UNAVAILABLE
+    return report.exit_code
+
+
+def _inspect(args: argparse.Namespace, settings: Settings) -> int:
+    """`--at TIME`: judge another period and print it. Nothing is sent and no
+    alert state changes: last week's numbers are not today's gauges, and a
+    look at an old period must not resolve the current incident."""
+    scrub = Redactor(secret_values(os.environ)).scrub
+    services = AppServices(settings)
+    try:
+        report = build_runner(settings, services, [], lambda: args.at).run(args.names or None)
+    finally:
+        services.close()
+    report.results = [scrub_result(r, scrub) for r in report.results]
+    print(report_json(report) if args.json else report_text(report, settings))
+    return report.exit_code

@@ -152,3 +152,12 @@ class RunReport:
     @property
     def worst(self) -> Status:
         return max((r.status for r in self.results), default=Status.OK)
+
+    @property
+    def exit_code(self) -> int:
+        """0 OK, 1 WARN, 2 CRIT, 3 could not run; a critical check wins over
+        one that could not run, so that a wrapper paging on 2 never misses it."""
+        statuses = {r.status for r in self.results}
+        if Status.CRIT in statuses:
+            return int(Status.CRIT)
+        return int(max(statuses, default=Status.OK))

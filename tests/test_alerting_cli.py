@@ -185,19 +185,21 @@ def test_silence_command_usage_errors(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("value", "code"), [(25, 2), (3, 69)], ids=["critical", "ok"])
 def test_check_still_sends_metrics_when_the_state_store_is_unreachable(
     tmp_path: Path, env: SlackPeer, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], value: int, code: int,
 ) -> None:
     monkeypatch.setenv("BILLING_MONITOR_STATE_URL",
                        "postgresql+psycopg://monitor:pw@127.0.0.1:1/state")
     cfg = config(tmp_path, statsd.port)
-    billing_db(tmp_path / "billing.db", 25)
+    billing_db(tmp_path / "billing.db", value)
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--config", str(cfg), "check"])
-    assert exit_.value.code == 69
+    # A critical check wins over the unreachable store: a wrapper paging on 2 pages.
+    assert exit_.value.code == code
     lines = statsd.drain()
-    assert any(line.startswith("billing.unbilled_orders:25") for line in lines), lines
+    assert any(line.startswith(f"billing.unbilled_orders:{value}|") for line in lines), lines
     assert not any(line.startswith("billing.outbox.") for line in lines)
     captured = capsys.readouterr()
     assert "unbilled_orders" in captured.out and "is unavailable" in captured.out

@@ -3,28 +3,27 @@ no secret in anything it prints or sends, even when a driver echoes one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.helpers import cli, demo_db
+from tests.helpers import NOW, cli, demo_db
 from tests.peers.http_services import HealthchecksPeer
 from tests.peers.statsd import UdpListener
 
-AT = "2026-11-19T05:30:00+00:00"
 
-
-def _config(tmp_path: Path, checks: str) -> Path:
+def _config(tmp_path: Path, checks: str, now: datetime = NOW) -> Path:
     path = tmp_path / "bm.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{demo_db(tmp_path)}"\n{checks}')
+    path.write_text(f'[database]\nurl = "sqlite:///{demo_db(tmp_path, now)}"\n{checks}')
     return path
 
 
 def test_pings_start_then_success_with_one_run_id(
     tmp_path: Path, healthchecks_peer: HealthchecksPeer, statsd: UdpListener
 ) -> None:
-    cfg = _config(tmp_path, "[checks.unbilled_orders]\n")
+    cfg = _config(tmp_path, "[checks.unbilled_orders]\n", now=datetime.now(UTC))
     env = {"BILLING_MONITOR_PING_URL": healthchecks_peer.ping_url,
            "DD_DOGSTATSD_PORT": str(statsd.port)}
-    r = cli("--config", str(cfg), "check", "--at", AT, env=env)
+    r = cli("--config", str(cfg), "check", env=env)
     assert r.returncode == 2, r.stderr  # critical billing is a successful monitor run
     kinds = [(p.kind, p.rid) for p in healthchecks_peer.pings]
     assert [k for k, _ in kinds] == ["start", "success"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from monitor.period import current_period
 from tests.helpers import cli, demo_db
 from tests.peers.postgres import PostgresServer
 from tests.peers.statsd import UdpListener
@@ -36,25 +38,40 @@ def _agent(statsd: UdpListener) -> dict[str, str]:
 AT = "2026-11-19T05:30:00+00:00"  # the demo week of tests.helpers.demo_db
 
 
-def test_check_reports_the_demo_week(tmp_path: Path, statsd: UdpListener) -> None:
-    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path)}")
-    r = cli("--config", str(cfg), "check", "--json", "--at", AT, env=_agent(statsd))
+def test_check_reports_this_week_and_sends_it(tmp_path: Path, statsd: UdpListener) -> None:
+    now = datetime.now(UTC)
+    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path, now)}")
+    r = cli("--config", str(cfg), "check", "--json", env=_agent(statsd))
     assert r.returncode == 2, r.stderr
     doc = json.loads(r.stdout)
     assert doc["status"] == "CRIT"
+    week = current_period("iso_week", "UTC", now).label
     assert [(x["check"], x["status"], x["period"], x["measurements"][0]["value"])
             for x in doc["results"]] == [
-        ("unbilled_orders", "CRIT", "2026-W47", 14),
-        ("missing_billing_records", "CRIT", "2026-W47", 1),
-        ("failed_charges", "WARN", "2026-W47", 3),
+        ("unbilled_orders", "CRIT", week, 14),
+        ("missing_billing_records", "CRIT", week, 1),
+        ("failed_charges", "WARN", week, 3),
     ]
-    assert len(statsd.receive(12)) == 12
+    sent = statsd.receive(12)
+    assert "billing.unbilled_orders:14|g|#env:test,service:billing,check:unbilled_orders" in sent
+
+
+def test_at_only_prints_another_period(tmp_path: Path, statsd: UdpListener) -> None:
+    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path)}")
+    r = cli("--config", str(cfg), "check", "--json", "--at", AT, env=_agent(statsd))
+    assert r.returncode == 2, r.stderr
+    assert [(x["period"], x["measurements"][0]["value"]) for x in json.loads(r.stdout)[
+        "results"]] == [("2026-W47", 14), ("2026-W47", 1), ("2026-W47", 3)]
+    # Nothing sent: last week's numbers are not today's gauges ...
+    assert statsd.drain() == []
+    # ... and no alert state was written: a look at an old period changes nothing.
+    assert not (tmp_path / "billing-monitor-state.db").exists()
 
 
 def test_check_selected_names_and_another_week(tmp_path: Path, statsd: UdpListener) -> None:
     cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path)}")
     r = cli("--config", str(cfg), "check", "failed_charges", "--json",
-            "--at", "2026-11-12T00:00Z", env=_agent(statsd))
+            "--at", "2026-11-12T00:00Z")
     assert r.returncode == 0, r.stderr
     [res] = json.loads(r.stdout)["results"]
     assert (res["check"], res["period"], res["measurements"][0]["value"]) == (
@@ -182,6 +199,7 @@ def test_postgres_with_own_table_names_via_query_overrides(
     tmp_path: Path, pg_server: PostgresServer, statsd: UdpListener
 ) -> None:
     """A real billing database never matches the reference schema."""
+    week = current_period("iso_week", "Europe/Berlin", datetime.now(UTC))
     admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text("DROP DATABASE IF EXISTS shop"))
@@ -196,7 +214,7 @@ def test_postgres_with_own_table_names_via_query_overrides(
         c.execute(text(
             "INSERT INTO subscriptions_orders SELECT 'o' || i, "
             "CASE WHEN i % 10 = 0 THEN 'paused' ELSE 'live' END, i % 7 <> 0, "
-            "date '2026-11-16' + (i % 7) FROM generate_series(1, 700) i"))
+            f"date '{week.start}' + (i % 7) FROM generate_series(1, 700) i"))
         c.execute(text("INSERT INTO ledger (order_ref) SELECT order_ref FROM "
                        "subscriptions_orders WHERE invoiced AND order_ref <> 'o5'"))
     shop.dispose()
@@ -219,8 +237,7 @@ query = '''SELECT COUNT(*) FROM subscriptions_orders o
     cfg = _config(tmp_path, body, "sqlite:///unused.db")
     env = {**_agent(statsd), "BILLING_MONITOR_DATABASE_URL": pg_server.url("shop"),
            "DD_ENV": "staging"}
-    # 22:30 UTC on Sunday is 23:30 in Berlin: still the billing week of 2026-11-16.
-    r = cli("--config", str(cfg), "check", "--json", "--at", "2026-11-22T22:30Z", env=env)
+    r = cli("--config", str(cfg), "check", "--json", env=env)
     doc = json.loads(r.stdout)
     assert [x["error"] for x in doc["results"]] == [None, None]
     by = {x["check"]: x["measurements"][0] for x in doc["results"]}
@@ -228,7 +245,7 @@ query = '''SELECT COUNT(*) FROM subscriptions_orders o
     assert by["unbilled_orders"]["value"] == 90
     assert by["unbilled_orders"]["samples"][:3] == ["o105", "o112", "o119"]
     assert by["missing_billing_records"]["value"] == 1
-    assert {x["period"] for x in doc["results"]} == {"2026-W47"}
+    assert {x["period"] for x in doc["results"]} == {week.label}
     assert r.returncode == 2  # 90 > 10 and 1 > 0 are both critical
     tags = "env:staging,service:billing"
     assert statsd.receive(8)[0::4] == [
@@ -236,11 +253,18 @@ query = '''SELECT COUNT(*) FROM subscriptions_orders o
         f"billing.missing_billing_records:1|g|#{tags},check:missing_billing_records",
     ]
 
-    # An hour later it is Monday in Berlin: the next billing week, empty so far.
-    r = cli("--config", str(cfg), "check", "--json", "--at", "2026-11-22T23:30Z", env=env)
-    assert r.returncode == 0
+    # Sunday 21:30 UTC is still Sunday in Berlin (CET or CEST): the same week ...
+    sunday = week.start + timedelta(days=6)
+    r = cli("--config", str(cfg), "check", "--json", "--at", f"{sunday}T21:30Z", env=env)
     assert [(x["period"], x["measurements"][0]["value"]) for x in json.loads(r.stdout)[
-        "results"]] == [("2026-W48", 0), ("2026-W48", 0)]
+        "results"]] == [(week.label, 90), (week.label, 1)]
+    # ... Sunday 23:30 UTC is Monday in Berlin: the next billing week, empty so far.
+    r = cli("--config", str(cfg), "check", "--json", "--at", f"{sunday}T23:30Z", env=env)
+    assert r.returncode == 0
+    nxt = current_period("iso_week", "UTC", datetime.combine(
+        sunday + timedelta(days=1), datetime.min.time(), UTC)).label
+    assert [(x["period"], x["measurements"][0]["value"]) for x in json.loads(r.stdout)[
+        "results"]] == [(nxt, 0), (nxt, 0)]
 
 
 def test_the_commented_stripe_example_validates(tmp_path: Path) -> None:
