@@ -21,7 +21,9 @@ from alerts.notifiers import notifier_summary
 from alerts.prometheus import MonitorMetrics, PrometheusSink
 from alerts.statsd import NullSink, StatsdClient, StatsdSink, make_client
 from checks.registry import CHECK_TYPES
+from checks.stripe_base import StripeCheckOptions
 from checks.stripe_client import StripeApi, build_stripe_api
+from checks.stripe_config import API_KEY_ENV
 from checks.stripe_state import CursorStore, SqlCursorStore
 from monitor.alerting import AlertEngine
 from monitor.dispatcher import Alerting, Backoff, Dispatcher
@@ -84,11 +86,23 @@ class AppServices:
             self._stripe.close()
 
 
-def build_checks(settings: Settings, services: AppServices) -> dict[str, PlannedCheck]:
+def build_checks(settings: Settings, services: AppServices,
+                 names: Sequence[str] | None = None) -> dict[str, PlannedCheck]:
+    """The named checks (default: all). Only what is built needs its secrets:
+    `check unbilled_orders` runs without a Stripe key."""
     return {
         name: PlannedCheck(CHECK_TYPES[opts.type].build(name, opts, services), opts)
-        for name, opts in settings.checks.items()
+        for name, opts in settings.checks.items() if names is None or name in names
     }
+
+
+def missing_secrets(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """Secrets the configured checks cannot run without (`validate`, `run`)."""
+    stripe = [n for n, o in settings.checks.items() if isinstance(o, StripeCheckOptions)]
+    if stripe and not env.get(API_KEY_ENV):
+        return [f"environment: {API_KEY_ENV}: required by the Stripe checks "
+                f"({', '.join(stripe)}); a restricted read-only key, see README 'Stripe checks'"]
+    return []
 
 
 def base_tags(settings: Settings) -> list[str]:
@@ -158,9 +172,10 @@ def build_runner(
     services: AppServices,
     sinks: list[Sink],
     clock: Clock = utc_now,
+    names: Sequence[str] | None = None,
 ) -> Runner:
     return Runner(
-        build_checks(settings, services),
+        build_checks(settings, services, names),
         sinks,
         period_for(settings),
         clock=clock,

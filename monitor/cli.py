@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from monitor import __version__, silences
 from monitor.app import (
+    missing_secrets,
     sink_summary,
 )
 from monitor.credentials import load_credentials, secret_values
@@ -139,6 +140,10 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    # What the daemon would refuse at start must not pass validation.
+    missing = missing_secrets(settings, os.environ)
+    if missing:
+        raise ConfigError(missing)
     checks = [
         [name, o.type, o.schedule, f"{o.timeout_seconds:g}s", o.thresholds.describe()]
         for name, o in settings.checks.items()

@@ -55,7 +55,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     rid = str(uuid.uuid4())
     liveness.start(rid)
     try:
-        report = build_runner(settings, services, sinks).run(args.names or None)
+        names = args.names or None
+        report = build_runner(settings, services, sinks, names=names).run(names)
         report.results = [scrub_result(r, scrub) for r in report.results]
         drained = alerting.drain(settings.outbox.drain_seconds)
         for error in drained.errors:
@@ -86,7 +87,8 @@ def _inspect(args: argparse.Namespace, settings: Settings) -> int:
     scrub = Redactor(secret_values(os.environ)).scrub
     services = AppServices(settings)
     try:
-        report = build_runner(settings, services, [], lambda: args.at).run(args.names or None)
+        names = args.names or None
+        report = build_runner(settings, services, [], lambda: args.at, names).run(names)
     finally:
         services.close()
     report.results = [scrub_result(r, scrub) for r in report.results]

@@ -54,3 +54,16 @@ def test_an_echoed_secret_is_scrubbed_everywhere(tmp_path: Path, statsd: UdpList
     assert "[REDACTED]" in sent
     for text in (r.stdout, r.stderr, sent):
         assert secret not in text
+
+
+def test_a_missing_stripe_key_fails_validate_but_not_a_sql_check(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "[statsd]\nenabled = false\n[checks.unbilled_orders]\n"
+                  "[checks.payment_failure_rate]\n", now=datetime.now(UTC))
+    r = cli("--config", str(cfg), "validate")
+    assert r.returncode == 78
+    assert "STRIPE_API_KEY: required by the Stripe checks (payment_failure_rate)" in r.stderr
+    # The on-call engineer can still rerun a SQL check by hand without it.
+    r = cli("--config", str(cfg), "check", "unbilled_orders", "--json")
+    assert r.returncode == 2, r.stderr  # this week's 14 unbilled orders
+    # All checks need it, as the daemon does.
+    assert cli("--config", str(cfg), "check").returncode == 78

@@ -275,7 +275,8 @@ def test_the_commented_stripe_example_validates(tmp_path: Path) -> None:
                             for line in lines)
     cfg = tmp_path / "with-stripe.toml"
     cfg.write_text(head + uncommented)
-    r = cli("--config", str(cfg), "validate", "--json")
+    r = cli("--config", str(cfg), "validate", "--json",
+            env={"STRIPE_API_KEY": "rk_test_ReadOnlyKeyForValidation"})
     assert r.returncode == 0, r.stderr
     names = {c["name"] for c in json.loads(r.stdout)["checks"]}
     assert {"payment_failure_rate", "stuck_payment_intents", "webhook_health",
