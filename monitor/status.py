@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from monitor import outbox
 from monitor.render import table
 from monitor.state import alerts, check_runs, utc
+from monitor.state import outbox as outbox_table
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,9 @@ class IncidentRow:
     kind: str
     severity: str | None
     opened_at: datetime | None
-    notified: bool
+    notified: bool  # a notification was queued for it
     pending: bool  # open but not notified yet (silenced, or held: no notifier)
+    delivery: str = ""  # per channel, its latest notification: delivered, pending, dead
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
         open_rows = conn.execute(
             select(alerts).where(alerts.c.is_open.is_(True)).order_by(alerts.c.dedup_key)
         ).all()
+        delivery = _delivery(conn, [r.dedup_key for r in open_rows])
     names = list(dict.fromkeys([*configured, *sorted(runs)]))
     checks = [
         CheckRow(n, runs[n].status, runs[n].value, runs[n].period, utc(runs[n].started_at),
@@ -60,10 +63,30 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
              for n in names if n not in runs]
     incidents = [
         IncidentRow(r.dedup_key, r.check_name, r.kind, r.severity, utc(r.opened_at),
-                    r.notified_severity is not None, r.notified_severity is None)
+                    r.notified_severity is not None, r.notified_severity is None,
+                    delivery.get(r.dedup_key, ""))
         for r in open_rows
     ]
     return StatusReport([*checks, *never], incidents, outbox.stats(engine, now))
+
+
+def _delivery(conn: Connection, keys: list[str]) -> dict[str, str]:
+    """What reached each channel: the state of its latest notification per key.
+    "Queued" is not "paged": a PagerDuty outage shows here as pending."""
+    if not keys:
+        return {}
+    rows = conn.execute(select(outbox_table).where(outbox_table.c.dedup_key.in_(keys))
+                        .order_by(outbox_table.c.id)).all()
+    latest: dict[str, dict[str, str]] = {}
+    for row in rows:  # later rows replace earlier ones per channel
+        if row.delivered_at is not None:
+            state = "delivered"
+        elif row.dead:
+            state = "FAILED"
+        else:
+            state = f"pending ({row.attempts} attempts)" if row.attempts else "queued"
+        latest.setdefault(row.dedup_key, {})[row.channel] = state
+    return {k: ", ".join(f"{c}: {st}" for c, st in sorted(v.items())) for k, v in latest.items()}
 
 
 def _when(dt: datetime | None) -> str:
@@ -88,7 +111,8 @@ def status_text(report: StatusReport) -> str:
     out = [table(["CHECK", "STATUS", "VALUE", "PERIOD", "LAST RUN", "ERROR"], rows), ""]
     if report.incidents:
         inc = [[i.dedup_key, i.severity or "-", _when(i.opened_at),
-                "yes" if i.notified else "not yet (silenced or held)"] for i in report.incidents]
+                (i.delivery or "queued") if i.notified else "not yet (silenced or held)"]
+               for i in report.incidents]
         out.append(table(["OPEN INCIDENT (DEDUP KEY)", "SEVERITY", "SINCE", "NOTIFIED"], inc))
     else:
         out.append("No open incidents.")

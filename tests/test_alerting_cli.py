@@ -74,8 +74,8 @@ def test_check_alerts_once_resolves_and_status_shows_it(
     status = json.loads(capsys.readouterr().out)
     assert [(c["check"], c["status"], c["value"]) for c in status["checks"]] == [
         ("unbilled_orders", "CRIT", 25.0)]
-    assert [(i["dedup_key"], i["severity"], i["notified"]) for i in status["incidents"]] == [
-        (key, "critical", True)]
+    assert [(i["dedup_key"], i["severity"], i["notified"], i["delivery"])
+            for i in status["incidents"]] == [(key, "critical", True, "slack: delivered")]
     assert status["outbox"] == {"depth": 0, "oldest_age_seconds": 0.0, "dead": 0}
 
     billing_db(tmp_path / "billing.db", 0)
@@ -98,7 +98,12 @@ def test_slack_down_keeps_the_alert_in_the_outbox_until_it_is_back(
     assert any(line.startswith("billing.outbox.depth:1|g|") for line in statsd.drain())
     capsys.readouterr()
     cli.run(["--config", str(cfg), "status", "--json"])
-    assert json.loads(capsys.readouterr().out)["outbox"]["depth"] == 1
+    status = json.loads(capsys.readouterr().out)
+    assert status["outbox"]["depth"] == 1
+    # Queued is not paged: status says the page has not arrived.
+    assert [i["delivery"] for i in status["incidents"]] == ["slack: pending (1 attempts)"]
+    cli.run(["--config", str(cfg), "status"])
+    assert "slack: pending (1 attempts)" in capsys.readouterr().out
     env.set_fault("ok")
     engine = create_engine(f"sqlite:///{tmp_path / 'billing-monitor-state.db'}")
     with engine.begin() as conn:  # let the backoff pass without waiting for it
