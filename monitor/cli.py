@@ -169,8 +169,33 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+GLOBAL_OPTIONS = ("--config", "--log-level")
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """`billing-monitor validate --config F` works like `--config F validate`:
+    the global options may stand anywhere on the command line."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(items):
+            front += [arg, items[i + 1]]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(hoist_global_options(sys.argv[1:] if argv is None
+                                                          else argv))
     if args.command != "run":  # the daemon configures its own from [logging]
         # Credentials from systemd (LoadCredential=) first, so that every
         # secret is known to the redacting log handler.
@@ -219,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = ExitCode.UNAVAILABLE
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:  # `billing-monitor status | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # as a shell reports a process ended by SIGPIPE
     except Exception as exc:  # last resort: one line, no traceback, no secrets
         from monitor.runner import describe_error
 

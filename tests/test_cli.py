@@ -281,3 +281,43 @@ def test_the_commented_stripe_example_validates(tmp_path: Path) -> None:
     names = {c["name"] for c in json.loads(r.stdout)["checks"]}
     assert {"payment_failure_rate", "stuck_payment_intents", "webhook_health",
             "stripe_reconciliation", "payouts_failed", "disputes_opened"} <= names
+
+
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, CONFIG, "sqlite:///x.db")
+    for argv in (("validate", "--config", str(cfg)), ("validate", f"--config={cfg}", "--json"),
+                 ("validate", "--log-level", "DEBUG", "--config", str(cfg))):
+        r = cli(*argv)
+        assert r.returncode == 0, (argv, r.stderr)
+
+
+def test_a_reader_that_leaves_early_is_not_an_internal_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = _config(tmp_path, CONFIG, "sqlite:///x.db")
+    exe = Path(sys.executable).parent / "billing-monitor"
+    proc = subprocess.Popen([str(exe), "--config", str(cfg), "validate"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_the_example_config_documents_every_section_and_key() -> None:
+    import tomllib
+
+    from monitor.settings import Settings
+
+    text = (Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml").read_text()
+    active = tomllib.loads(text)
+    for name, field in Settings.model_fields.items():
+        if name in ("checks", "source"):
+            continue
+        assert f"[{name}]" in text or f"[[{name}]]" in text, f"[{name}] is not in the example"
+        model = field.annotation
+        if name in active and isinstance(model, type) and hasattr(model, "model_fields"):
+            for key in model.model_fields:
+                assert key in text, f"[{name}].{key} is not documented in the example"
