@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,12 @@ WINDOWS = ((5, "5m"), (10, "10m"), (15, "15m"), (30, "30m"), (60, "1h"), (120, "
            (240, "4h"), (1440, "1d"), (2880, "2d"), (10080, "1w"))
 # A fixed reference time keeps the generated files identical run to run.
 _EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+# recovery level r is on the healthy side of threshold x, per comparator
+_BEFORE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.lt, ">=": operator.lt, "<": operator.gt, "<=": operator.gt,
+}
 
 
 def check_metric(name: str, opts: CheckOptions) -> str:
@@ -138,12 +146,21 @@ def monitors(settings: Settings) -> list[dict[str, Any]]:
         thresholds: dict[str, float] = {"critical": critical}
         if t.warning is not None and pages:
             thresholds["warning"] = t.warning
+        # The hysteresis of [checks.NAME.alert].recovery, where Datadog takes
+        # it: a recovery level must lie on the healthy side of its threshold.
+        recovery = opts.alert.recovery
+        healthy = _BEFORE[t.comparator]
         for level in ("critical", "warning"):
-            recovery = getattr(t, f"{level}_recovery", None)
-            if recovery is not None and level in thresholds:
+            if recovery is not None and level in thresholds and healthy(recovery,
+                                                                        thresholds[level]):
                 thresholds[f"{level}_recovery"] = recovery
-        query = (f"max(last_{label}):max:{ns}{metric}{{{_scope(settings, f'check:{name}')}}} "
-                 f"{t.comparator} {critical:g}")
+        # "At all times" over about one gap between runs: a run that finds the
+        # problem fixed clears the monitor at once ("at least once" would keep
+        # it red until the bad point ages out of the window, a week for a
+        # weekly check).
+        aggregate = "min" if t.comparator in (">", ">=") else "max"
+        query = (f"{aggregate}(last_{label}):max:{ns}{metric}"
+                 f"{{{_scope(settings, f'check:{name}')}}} {t.comparator} {critical:g}")
         out.append({
             "name": f"[Billing] {name}" + ("" if pages else " (warning only)"),
             "type": "metric alert",

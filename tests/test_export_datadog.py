@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.billing import UnbilledOrdersOptions
 from monitor.cli import run
 from monitor.export_datadog import dashboard, max_gap_minutes, monitors, window_for, write
 from monitor.settings import load_settings, parse_settings
-from monitor.thresholds import Thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "billing-monitor.toml"
@@ -57,7 +55,7 @@ def test_one_monitor_per_check_with_thresholds() -> None:
     assert sorted(by_name) == ["[Billing] check health", "[Billing] failed_charges",
                                "[Billing] low_revenue", "[Billing] refunds (warning only)"]
     fc = by_name["[Billing] failed_charges"]
-    assert fc["query"] == ("max(last_5m):max:billing.failed_charges"
+    assert fc["query"] == ("min(last_5m):max:billing.failed_charges"
                            "{env:prod,service:payments,check:failed_charges} > 10")
     assert fc["options"]["thresholds"] == {"critical": 10, "warning": 2}
     assert fc["options"]["notify_no_data"] is True and fc["options"]["no_data_timeframe"] == 10
@@ -70,21 +68,23 @@ def test_one_monitor_per_check_with_thresholds() -> None:
     assert "@pagerduty" not in refunds["message"]
 
 
-class WithRecovery(Thresholds):
-    """Recovery levels, as the alerting state machine's thresholds carry them."""
-
-    critical_recovery: float | None = None
-    warning_recovery: float | None = None
-
-
-def test_recovery_thresholds_are_exported_where_configured() -> None:
-    opts = UnbilledOrdersOptions(type="unbilled_orders", thresholds=WithRecovery(
-        warning=5, critical=10, critical_recovery=8, warning_recovery=3))
-    s = settings_with({"unbilled_orders": {}}).model_copy(
-        update={"checks": {"unbilled_orders": opts}})
-    options = monitors(s)[0]["options"]
-    assert options["thresholds"] == {"critical": 10, "warning": 5, "critical_recovery": 8,
-                                     "warning_recovery": 3}
+def test_the_alert_recovery_level_is_exported_where_datadog_takes_it() -> None:
+    s = settings_with({
+        "unbilled_orders": {"thresholds": {"warning": 5, "critical": 10},
+                            "alert": {"recovery": 3}},
+        "failed_charges": {"thresholds": {"warning": 5, "critical": 10},
+                           "alert": {"recovery": 8}},
+        "low_revenue": {"type": "sql", "query": "SELECT 1", "alert": {"recovery": 700},
+                        "thresholds": {"warning": 500, "critical": 100, "comparator": "<"}},
+    })
+    by_name = {m["name"]: m["options"]["thresholds"] for m in monitors(s)}
+    assert by_name["[Billing] unbilled_orders"] == {
+        "critical": 10, "warning": 5, "critical_recovery": 3, "warning_recovery": 3}
+    # 8 is not below the warning level 5: Datadog would refuse it there.
+    assert by_name["[Billing] failed_charges"] == {
+        "critical": 10, "warning": 5, "critical_recovery": 8}
+    assert by_name["[Billing] low_revenue"] == {
+        "critical": 100, "warning": 500, "critical_recovery": 700, "warning_recovery": 700}
 
 
 def test_dashboard_has_a_week_long_timeseries_per_metric_with_threshold_markers() -> None:
