@@ -127,8 +127,10 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     alerting = require_alerting(settings)
     now = utc_now()
     try:
-        if args.end is not None and not silences.end(alerting.store, args.end, now):
-            raise UsageError(f"silence: no active silence with id {args.end}")
+        if args.end is not None:
+            if not silences.end(alerting.store, args.end, now):
+                raise UsageError(f"silence: no active silence with id {args.end}")
+            print(f"Silence {args.end} ended: its checks alert again from their next run.")
         if args.check is not None:
             sid = silences.add(alerting.store, args.check, now, args.minutes, args.reason,
                                args.by or silences.who())

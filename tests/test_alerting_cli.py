@@ -168,7 +168,8 @@ def test_silence_command_mutes_a_check_until_it_is_ended(
     (incident,) = json.loads(capsys.readouterr().out)["incidents"]
     assert (incident["notified"], incident["pending"]) == (False, True)
     assert cli.run(["--config", str(cfg), "silence", "--end", "1"]) == 0
-    assert "No active silences" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Silence 1 ended" in out and "No active silences" in out
     assert cli.run(["--config", str(cfg), "check"]) == 2
     assert len(env.messages) == 1  # the silence ended while still failing: it notifies
 
