@@ -200,12 +200,7 @@ def test_postgres_with_own_table_names_via_query_overrides(
 ) -> None:
     """A real billing database never matches the reference schema."""
     week = current_period("iso_week", "Europe/Berlin", datetime.now(UTC))
-    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text("DROP DATABASE IF EXISTS shop"))
-        c.execute(text("CREATE DATABASE shop"))
-    admin.dispose()
-    shop = create_engine(pg_server.url("shop"))
+    shop = create_engine(pg_server.fresh_database("shop"))
     with shop.begin() as c:
         c.execute(text(
             "CREATE TABLE subscriptions_orders (order_ref text PRIMARY KEY, state text, "

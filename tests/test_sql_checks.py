@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from checks.billing import (
     FailedChargesOptions,
@@ -49,12 +49,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def pg_engine(pg_server: PostgresServer) -> Iterator[Engine]:
-    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text("DROP DATABASE IF EXISTS billing_checks"))
-        c.execute(text("CREATE DATABASE billing_checks"))
-    admin.dispose()
-    engine = open_engine(pg_server.url("billing_checks"))
+    engine = open_engine(pg_server.fresh_database("billing_checks"))
     populate(engine, settings_for({"checks": {"unbilled_orders": {}}}), NOW)
     yield engine
     engine.dispose()

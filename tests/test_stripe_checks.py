@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from checks.stripe_feeds import DisputesOpened, DisputesOptions, FailureRateOptions
 from checks.stripe_lists import (
@@ -26,7 +24,10 @@ from monitor.errors import ConfigError
 from monitor.runner import PlannedCheck, evaluate
 from monitor.settings import parse_settings
 from monitor.types import Measurement, Status
-from tests.peers.fake_stripe import FakeStripe, api_for, context, event, fake_stripe
+from tests.peers.fake_stripe import api_for, context, event
+from tests.stripe_fixtures import fake, store
+
+__all__ = ["fake", "store"]  # fixtures
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 T0 = 1_790_000_040
@@ -34,17 +35,6 @@ T0 = 1_790_000_040
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeStripe, str]]:
-    with fake_stripe() as f:
-        yield f
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqlCursorStore:
-    return SqlCursorStore(create_engine(f"sqlite:///{tmp_path / 'state.db'}"))
 
 
 def by_name(ms: Any) -> dict[str, Measurement]:

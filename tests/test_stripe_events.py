@@ -4,31 +4,20 @@ fallbacks to `created` filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from checks.stripe_events import RETENTION_SECONDS, EventReader, FeedOptions
 from checks.stripe_feeds import FailureRateOptions, PaymentFailureRate
 from checks.stripe_state import Cursor, CursorUpdate, SqlCursorStore
 from monitor.types import Measurement
-from tests.peers.fake_stripe import FakeStripe, api_for, context, event, fake_stripe
+from tests.peers.fake_stripe import FakeStripe, api_for, context, event
+from tests.stripe_fixtures import fake, store
+
+__all__ = ["fake", "store"]  # fixtures
 
 T0 = 1_790_000_040  # a whole minute: window edges fall on bucket edges
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeStripe, str]]:
-    with fake_stripe() as f:
-        yield f
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqlCursorStore:
-    return SqlCursorStore(create_engine(f"sqlite:///{tmp_path / 'state.db'}"))
 
 
 class Payments:
