@@ -18,7 +18,7 @@ from monitor.logs import REDACTED, Redactor, configure, resolve_format
 SECRETS = {
     "PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789abcdef012345",
     "STRIPE_API_KEY": "sk_test_51FAKEfakeFAKEfake",
-    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/TFAKE/BFAKE/XXXXsecretXXXX",
     "GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.com/v1/spaces/AAA/messages?key=K3Y&token=T0K",
     "BILLING_MONITOR_DATABASE_URL": "postgresql://monitor:db-pa55word@db.internal/billing",
     "BILLING_MONITOR_PING_URL": "https://hc-ping.com/5f0b1c9e-secret-uuid",
