@@ -117,21 +117,30 @@ class DisputesOptions(FeedCheckOptions):
     description: str = "Disputes opened in the window"
 
 
-class DisputesOpened(FeedCheck):
-    types = ("charge.dispute.created",)
+class CountedByField(FeedCheck):
+    """A headline count of the window's events, with sample ids, and the same
+    count broken down by one field of the event's object."""
+
+    headline: ClassVar[str]  # metric of the count, e.g. stripe.disputes_opened
+    breakdown: ClassVar[str]  # metric of the breakdown
+    field: ClassVar[str]  # the object's field the breakdown is tagged by
 
     def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        d = event_object(event)
-        return [("opened", d.get("id")), (f"reason:{d.get('reason') or 'none'}", None)]
+        obj = event_object(event)
+        return [("count", obj.get("id")), (f"{self.field}:{obj.get(self.field) or 'none'}", None)]
 
     def report(
         self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
     ) -> list[Measurement]:
-        out = [Measurement("stripe.disputes_opened", counts.get("opened", 0), tags,
-                           samples("opened"))]
-        out += [Measurement("stripe.disputes_by_reason", n, (*tags, k))
-                for k, n in sorted(counts.items()) if k.startswith("reason:")]
+        out = [Measurement(self.headline, counts.get("count", 0), tags, samples("count"))]
+        out += [Measurement(self.breakdown, n, (*tags, k))
+                for k, n in sorted(counts.items()) if k.startswith(f"{self.field}:")]
         return out
+
+
+class DisputesOpened(CountedByField):
+    types = ("charge.dispute.created",)
+    headline, breakdown, field = "stripe.disputes_opened", "stripe.disputes_by_reason", "reason"
 
 
 class PayoutsOptions(FeedCheckOptions):
@@ -141,21 +150,10 @@ class PayoutsOptions(FeedCheckOptions):
     description: str = "Payouts that failed in the window"
 
 
-class PayoutsFailed(FeedCheck):
+class PayoutsFailed(CountedByField):
     types = ("payout.failed",)
-
-    def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
-        p = event_object(event)
-        return [("failed", p.get("id")), (f"failure_code:{p.get('failure_code') or 'none'}", None)]
-
-    def report(
-        self, counts: dict[str, int], samples: Samples, tags: tuple[str, ...]
-    ) -> list[Measurement]:
-        out = [Measurement("stripe.payouts_failed", counts.get("failed", 0), tags,
-                           samples("failed"))]
-        out += [Measurement("stripe.payouts_failed_by_code", n, (*tags, k))
-                for k, n in sorted(counts.items()) if k.startswith("failure_code:")]
-        return out
+    headline, breakdown, field = (
+        "stripe.payouts_failed", "stripe.payouts_failed_by_code", "failure_code")
 
 
 def _builder(
