@@ -7,7 +7,7 @@ A check measures and returns `Measurement`s; the runner evaluates them into a
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
@@ -136,10 +136,6 @@ class Sink(Protocol):
     def emit(self, result: CheckResult) -> None: ...
 
     def close(self) -> None: ...
-
-
-SinkMap = Mapping[str, Sink]
-"""Sinks by name, as built from the settings."""
 
 
 @dataclass
