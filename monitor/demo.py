@@ -28,8 +28,10 @@ CANCELLED = 6
 LAST_WEEK = 300
 
 
-def populate(engine: Engine, settings: Settings, now: datetime, seed: int = 7) -> dict[str, int]:
-    """Create the reference schema and fill it; returns what was planted."""
+def populate(engine: Engine, settings: Settings, now: datetime, seed: int = 7,
+             first_id: int = 1) -> dict[str, int]:
+    """Create the reference schema and fill it; returns what was planted.
+    `first_id` lets a second call plant another period beside the first."""
     rng = random.Random(seed)
     tz = ZoneInfo(settings.period.timezone)
     this = current_period(settings.period.kind, settings.period.timezone, now)
@@ -40,7 +42,7 @@ def populate(engine: Engine, settings: Settings, now: datetime, seed: int = 7) -
     attempts: list[dict[str, Any]] = []
 
     def add(period_start: Any, days: int, status: str, billed: bool, record: bool) -> int:
-        oid = len(order_rows) + 1
+        oid = first_id + len(order_rows)
         day = period_start + timedelta(days=rng.randrange(days))
         created = datetime.combine(day, time(rng.randrange(24), rng.randrange(60)), tzinfo=tz)
         amount = rng.choice([1900, 2900, 4900, 9900])

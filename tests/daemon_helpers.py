@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from monitor.app import open_engine
-from monitor.demo import demo_database, populate
-from monitor.demo_command import demo_settings
-
-NOW = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)  # a Thursday, as in the article
+from tests.helpers import NOW, plant
 
 
 def make_demo_db(directory: Path, now: datetime = NOW) -> Path:
-    path = demo_database(directory)
-    settings = demo_settings(path)
-    engine = open_engine(settings.database.url, read_only=False)
-    populate(engine, settings, now)
-    engine.dispose()
-    return path
+    """The demo week around `now`, for a daemon run in-process with that clock."""
+    return plant(directory / "billing-demo.db", now)
 
 
 def free_port() -> int:
@@ -37,10 +29,14 @@ def write_config(
     http_enabled: bool = True,
     extra_checks: str = "",
     failed_charges_schedule: str = "30 5 * * 4",
+    zone: str = "UTC",
 ) -> Path:
     path.write_text(f"""
 [monitor]
 env = "test"
+
+[period]
+timezone = "{zone}"
 
 [database]
 url = "sqlite:///{db}"
@@ -52,6 +48,7 @@ tags = ["team:billing"]
 
 [daemon]
 shutdown_timeout_seconds = 20
+timezone = "{zone}"
 
 [http]
 enabled = {str(http_enabled).lower()}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from sqlalchemy import create_engine, text
 
 from monitor import cli
 from monitor.period import current_period
+from tests import clock
+from tests.helpers import cli as run_cli
 from tests.peers.http_services import SlackPeer
 from tests.peers.statsd import UdpListener
 
@@ -56,22 +57,26 @@ def env(monkeypatch: pytest.MonkeyPatch, slack_peer: SlackPeer) -> SlackPeer:
     return slack_peer
 
 
+@pytest.mark.clock
 def test_check_alerts_once_resolves_and_status_shows_it(
-    tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, slack_peer: SlackPeer, statsd: UdpListener,
 ) -> None:
+    """As cron runs it: real processes on the clock they read (CI shifts it)."""
     cfg = config(tmp_path, statsd.port)
-    key = f"billing/unbilled_orders/{current_period('iso_week', 'UTC', datetime.now(UTC)).label}"
+    env = {"SLACK_WEBHOOK_URL": slack_peer.webhook_url}
     billing_db(tmp_path / "billing.db", 25)
+    # The three runs must share one billing week: not across Monday 00:00.
+    key = f"billing/unbilled_orders/{current_period('iso_week', 'UTC', clock.settle()).label}"
     for _ in range(3):
-        assert cli.run(["--config", str(cfg), "check"]) == 2
-    assert len(env.messages) == 1 and key in json.dumps(env.messages[0])
+        assert run_cli("--config", str(cfg), "check", env=env).returncode == 2
+    assert len(slack_peer.messages) == 1 and key in json.dumps(slack_peer.messages[0])
     lines = statsd.drain()
     assert any(line.startswith("billing.outbox.depth:0|g|") for line in lines)
     assert any(line.startswith("billing.outbox.oldest_age_seconds:0") for line in lines)
-    capsys.readouterr()
 
-    assert cli.run(["--config", str(cfg), "status", "--json"]) == 0
-    status = json.loads(capsys.readouterr().out)
+    r = run_cli("--config", str(cfg), "status", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    status = json.loads(r.stdout)
     assert [(c["check"], c["status"], c["value"]) for c in status["checks"]] == [
         ("unbilled_orders", "CRIT", 25.0)]
     assert [(i["dedup_key"], i["severity"], i["notified"], i["delivery"])
@@ -79,12 +84,11 @@ def test_check_alerts_once_resolves_and_status_shows_it(
     assert status["outbox"] == {"depth": 0, "oldest_age_seconds": 0.0, "dead": 0}
 
     billing_db(tmp_path / "billing.db", 0)
-    assert cli.run(["--config", str(cfg), "check"]) == 0
-    assert len(env.messages) == 2 and "RESOLVED" in json.dumps(env.messages[1])
-    capsys.readouterr()
-    assert cli.run(["--config", str(cfg), "status"]) == 0
-    out = capsys.readouterr().out
-    assert "unbilled_orders" in out and "No open incidents." in out
+    assert run_cli("--config", str(cfg), "check", env=env).returncode == 0
+    assert len(slack_peer.messages) == 2 and "RESOLVED" in json.dumps(slack_peer.messages[1])
+    r = run_cli("--config", str(cfg), "status", env=env)
+    assert r.returncode == 0
+    assert "unbilled_orders" in r.stdout and "No open incidents." in r.stdout
     assert (tmp_path / "billing-monitor-state.db").exists()  # beside the config file
 
 

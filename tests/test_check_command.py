@@ -3,24 +3,32 @@ no secret in anything it prints or sends, even when a driver echoes one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.helpers import NOW, cli, demo_db
+import pytest
+
+from tests import clock
+from tests.helpers import cli, demo_db, live_demo_db
 from tests.peers.http_services import HealthchecksPeer
 from tests.peers.statsd import UdpListener
 
+pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
 
-def _config(tmp_path: Path, checks: str, now: datetime = NOW) -> Path:
+
+def _config(tmp_path: Path, checks: str, live: bool = False) -> Path:
+    """`live`: the demo week for the clock the process reads (else a fixed one)."""
+    db = live_demo_db(tmp_path) if live else demo_db(tmp_path)
     path = tmp_path / "bm.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{demo_db(tmp_path, now)}"\n{checks}')
+    path.write_text(f'[database]\nurl = "sqlite:///{db}"\n{checks}')
     return path
 
 
 def test_pings_start_then_success_with_one_run_id(
     tmp_path: Path, healthchecks_peer: HealthchecksPeer, statsd: UdpListener
 ) -> None:
-    cfg = _config(tmp_path, "[checks.unbilled_orders]\n", now=datetime.now(UTC))
+    cfg = _config(tmp_path, "[checks.unbilled_orders]\n", live=True)
     env = {"BILLING_MONITOR_PING_URL": healthchecks_peer.ping_url,
            "DD_DOGSTATSD_PORT": str(statsd.port)}
     r = cli("--config", str(cfg), "check", env=env)
@@ -58,7 +66,7 @@ def test_an_echoed_secret_is_scrubbed_everywhere(tmp_path: Path, statsd: UdpList
 
 def test_a_missing_stripe_key_fails_validate_but_not_a_sql_check(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "[statsd]\nenabled = false\n[checks.unbilled_orders]\n"
-                  "[checks.payment_failure_rate]\n", now=datetime.now(UTC))
+                  "[checks.payment_failure_rate]\n", live=True)
     r = cli("--config", str(cfg), "validate")
     assert r.returncode == 78
     assert "STRIPE_API_KEY: required by the Stripe checks (payment_failure_rate)" in r.stderr
@@ -67,3 +75,16 @@ def test_a_missing_stripe_key_fails_validate_but_not_a_sql_check(tmp_path: Path)
     assert r.returncode == 2, r.stderr  # this week's 14 unbilled orders
     # All checks need it, as the daemon does.
     assert cli("--config", str(cfg), "check").returncode == 78
+
+
+def test_the_process_reads_the_clock_the_tests_build_data_for(tmp_path: Path) -> None:
+    """Under CI's shifted clocks this proves libfaketime reached the product:
+    otherwise the shifted passes would test today's date again."""
+    cfg = _config(tmp_path, '[statsd]\nenabled = false\n[checks.n]\ntype = "sql"\n'
+                  'query = "SELECT 1"\n')
+    before = clock.now()
+    r = cli("--config", str(cfg), "check", "--json")
+    after = clock.now()
+    assert r.returncode == 0, r.stderr
+    started = datetime.fromisoformat(json.loads(r.stdout)["results"][0]["started_at"])
+    assert before - timedelta(seconds=2) <= started <= after + timedelta(seconds=2)

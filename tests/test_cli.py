@@ -6,12 +6,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from monitor.period import current_period
-from tests.helpers import cli, demo_db
+from tests import clock
+from tests.helpers import cli, demo_db, live_demo_db
 from tests.peers.postgres import PostgresServer
 from tests.peers.statsd import UdpListener
+
+pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
 
 CONFIG = """
 [monitor]
@@ -39,13 +43,16 @@ AT = "2026-11-19T05:30:00+00:00"  # the demo week of tests.helpers.demo_db
 
 
 def test_check_reports_this_week_and_sends_it(tmp_path: Path, statsd: UdpListener) -> None:
-    now = datetime.now(UTC)
-    cfg = _config(tmp_path, CONFIG, f"sqlite:///{demo_db(tmp_path, now)}")
+    cfg = _config(tmp_path, CONFIG, f"sqlite:///{live_demo_db(tmp_path)}")
+    before = current_period("iso_week", "UTC", clock.now()).label
     r = cli("--config", str(cfg), "check", "--json", env=_agent(statsd))
+    after = current_period("iso_week", "UTC", clock.now()).label
     assert r.returncode == 2, r.stderr
     doc = json.loads(r.stdout)
     assert doc["status"] == "CRIT"
-    week = current_period("iso_week", "UTC", now).label
+    # The week the process read: this one, or the next if it started after Monday 00:00.
+    week = doc["results"][0]["period"]
+    assert week in {before, after}
     assert [(x["check"], x["status"], x["period"], x["measurements"][0]["value"])
             for x in doc["results"]] == [
         ("unbilled_orders", "CRIT", week, 14),
@@ -199,7 +206,7 @@ def test_postgres_with_own_table_names_via_query_overrides(
     tmp_path: Path, pg_server: PostgresServer, statsd: UdpListener
 ) -> None:
     """A real billing database never matches the reference schema."""
-    week = current_period("iso_week", "Europe/Berlin", datetime.now(UTC))
+    week = current_period("iso_week", "Europe/Berlin", clock.settle("iso_week", "Europe/Berlin"))
     shop = create_engine(pg_server.fresh_database("shop"))
     with shop.begin() as c:
         c.execute(text(

@@ -10,6 +10,8 @@ import pytest
 from monitor.cli import main
 from tests.helpers import cli
 
+pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
+
 GOOD_CHECK = "[checks.unbilled_orders]\n"
 
 # (id, file content, environment, substrings the message must hold)

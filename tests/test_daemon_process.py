@@ -21,9 +21,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon_helpers import free_port, make_demo_db, write_config
+from tests import clock
+from tests.daemon_helpers import free_port, write_config
+from tests.helpers import live_demo_db
 from tests.peers.statsd import UdpListener
 from tests.test_logs import SECRETS
+
+pytestmark = pytest.mark.clock
 
 BIN = Path(sys.executable).with_name("billing-monitor")
 BOUND = 30.0  # seconds; a bound on waiting for an event, never an assertion on speed
@@ -103,6 +107,7 @@ def start(tmp_path: Path, config: Path, *args: str, port: int = 0,
     env.pop("BILLING_MONITOR_DATABASE_URL")  # the demo database comes from the config
     env.pop("BILLING_MONITOR_STATE_URL")  # the state store beside the config, in tmp_path
     env["NOTIFY_SOCKET"] = str(sock_path)
+    env.update(clock.process_env())
     env.update(extra_env or {})
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as o, err.open("wb") as e:
@@ -113,9 +118,10 @@ def start(tmp_path: Path, config: Path, *args: str, port: int = 0,
 
 @pytest.fixture
 def daemon(tmp_path: Path, statsd: UdpListener) -> Iterator[tuple[Proc, Path, Path]]:
-    db, port = make_demo_db(tmp_path), free_port()
+    # Built from the clock the daemon reads, in a zone with DST.
+    db, port = live_demo_db(tmp_path, clock.ZONE, "billing-demo.db"), free_port()
     config = write_config(tmp_path / "monitor.toml", db, statsd_port=statsd.port,
-                          http_port=port, extra_checks=LEAKY_CHECK)
+                          http_port=port, extra_checks=LEAKY_CHECK, zone=clock.ZONE)
     p = start(tmp_path, config, "run", "--run-now", "--log-format", "json", port=port)
     yield p, config, db
     if p.proc.poll() is None:
@@ -183,7 +189,8 @@ def test_the_daemon_lifecycle_end_to_end(
 
 def test_watchdog_pings_and_sigint_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path), http_port=port)
+    config = write_config(tmp_path / "monitor.toml", live_demo_db(tmp_path, clock.ZONE),
+                          http_port=port, zone=clock.ZONE)
     # WatchdogSec=0.2s: pings every 0.1 s while the scheduler runs.
     p = start(tmp_path, config, "run", port=port, extra_env={"WATCHDOG_USEC": "200000"})
     try:

@@ -23,6 +23,8 @@ from tests.peers.http_peers import Tls
 from tests.peers.http_services import GoogleChatPeer, HealthchecksPeer, PagerDutyPeer, SlackPeer
 from tests.peers.statsd import UdpListener
 
+pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
+
 ROUTING_KEY = "S3cr3tR0utingKey0123456789abcdef"
 TEST_KEY = re.compile(r"^billing/test-alert/[0-9a-f-]{36}$")
 
