@@ -68,6 +68,7 @@ def serve(config: Path, *, log_format: LogFormat | None, log_level: str | None,
         finished = daemon.stop()
         endpoint.close()
         inbox.restore()
+        inbox.close()
     log.info("stopped")
     if not finished:
         # A check or sink still holds a worker thread past the bound; the
