@@ -39,6 +39,9 @@ class Notifier(Protocol):
     `permanent` (do not retry) and, where the peer said so, `retry_after`."""
 
     name: str
+    # The longest one `deliver` can take (timeouts times attempts, and the
+    # sleeps between them): an outbox claim lasts twice that.
+    max_seconds: float
 
     def deliver(self, notification: Notification) -> None: ...
 

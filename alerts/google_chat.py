@@ -49,6 +49,7 @@ class GoogleChatNotifier:
                  verify: ssl.SSLContext | bool = True) -> None:
         self._poster = WebhookPoster("Google Chat", add_query(webhook_url, *REPLY_OPTION),
                                      timeout=timeout, verify=verify)
+        self.max_seconds = self._poster.max_seconds
 
     def deliver(self, notification: Notification) -> None:
         body = google_chat_body(chat_post(notification), notification.dedup_key,

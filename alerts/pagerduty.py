@@ -77,6 +77,10 @@ class PagerDutyNotifier:
         client.sleep_timer = backoff_seconds / client.sleep_timer_base
         client.stagger_cooldown = 1.0  # jitter: sleeps grow by a random 2x-4x
         self._client = client
+        # Each attempt's timeout, plus the jittered sleeps between attempts (at
+        # most 4x the backoff, doubling).
+        self.max_seconds = timeout * max_attempts + sum(
+            4 * backoff_seconds * 2**i for i in range(max_attempts - 1))
 
     def deliver(self, notification: Notification) -> None:
         n = notification

@@ -51,6 +51,7 @@ class SlackNotifier:
     def __init__(self, webhook_url: str, *, timeout: float,
                  verify: ssl.SSLContext | bool = True) -> None:
         self._poster = WebhookPoster("Slack", webhook_url, timeout=timeout, verify=verify)
+        self.max_seconds = self._poster.max_seconds
 
     def deliver(self, notification: Notification) -> None:
         response = self._poster.post(slack_body(chat_post(notification)))

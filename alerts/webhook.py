@@ -106,6 +106,8 @@ class WebhookPoster:
         self._url = url
         self._timeout = timeout
         self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
+        # httpx applies `timeout` to connecting, writing and reading each.
+        self.max_seconds = 3 * timeout
 
     def post(self, body: Any) -> httpx.Response:
         try:

@@ -28,6 +28,8 @@ from monitor.types import CheckResult, Evaluation, Measurement, Status
 
 
 class Nothing:
+    max_seconds = 0.0
+
     def __init__(self, name: str) -> None:
         self.name = name
 

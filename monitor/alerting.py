@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -127,8 +127,10 @@ class AlertEngine:
         env: str,
         source: str,
         silences: Sequence[Silence] = (),
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
+        self._on_queued = on_queued
         self._checks = checks
         self._channels = tuple(channels)
         self._service = service
@@ -162,6 +164,8 @@ class AlertEngine:
                 outbox.enqueue(conn, n, self._channels, now)
                 log.info("alert %s %s (%s) queued for %s", ev.action, ev.key, ev.reason,
                          ", ".join(self._channels) or "no channel")
+        if out.events and self._channels:
+            self._on_queued()  # committed: the daemon's delivery loop sends it now
         if muted and result.status is not Status.OK:
             log.info("check %s is silenced: state updated, no notification", result.check)
         if not self._channels and result.status is not Status.OK:

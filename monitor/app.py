@@ -26,7 +26,8 @@ from checks.stripe_client import StripeApi, build_stripe_api
 from checks.stripe_config import API_KEY_ENV
 from checks.stripe_state import CursorStore, SqlCursorStore
 from monitor.alerting import AlertEngine
-from monitor.dispatcher import Alerting, Backoff, Dispatcher
+from monitor.alerting_runtime import Alerting
+from monitor.dispatcher import Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
 from monitor.settings import Settings
@@ -144,6 +145,7 @@ def build_alerting(
     notifiers: Mapping[str, Notifier],
     clock: Clock = utc_now,
     rand: Callable[[], float] = random.random,
+    on_queued: Callable[[], None] = lambda: None,
 ) -> Alerting:
     """The state store (migrated), the alert engine and its dispatcher."""
     store = open_state(settings.state.url)
@@ -152,7 +154,8 @@ def build_alerting(
                       timedelta(hours=o.max_age_hours), keep=timedelta(days=o.keep_days))
     m = settings.monitor
     sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
-                       env=m.env, source=socket.gethostname(), silences=settings.silences)
+                       env=m.env, source=socket.gethostname(), silences=settings.silences,
+                       on_queued=on_queued)
     sink.retire_removed(clock())
     return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
                                             rand=rand))

@@ -19,12 +19,12 @@ from typing import NoReturn
 from sqlalchemy.engine import make_url
 
 from monitor import __version__, silences
+from monitor.alerting_runtime import Alerting, AlertingUnavailable
 from monitor.app import (
     missing_secrets,
     sink_summary,
 )
 from monitor.credentials import load_credentials, secret_values
-from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.logs import configure
 from monitor.render import table

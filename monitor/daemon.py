@@ -76,6 +76,8 @@ class Daemon:
         self._schedule(run_now=run_now)
         for job in self._hooks.periodic:
             sched.add_periodic(self.scheduler, job)
+        for worker in self._hooks.workers:
+            worker.start()
         self.scheduler.start()
         self._notifier.notify(f"READY=1\n{self._status()}")
         log.info("started: %d checks scheduled (%s)", len(self.settings.checks),

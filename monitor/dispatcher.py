@@ -1,30 +1,39 @@
-"""The outbox dispatcher: delivers due rows through their notifier, in order
-per (channel, dedup key), with exponential backoff and jitter. A row that
-stays undeliverable past `max_attempts` or `max_age` (or fails permanently)
-is marked dead, logged at ERROR and counted; it is never dropped silently.
+"""The outbox dispatcher: delivers due rows through their notifier, each
+channel in its own lane (a thread), in order per (channel, dedup key), with
+exponential backoff and jitter. One channel never holds up another: a hanging
+chat webhook costs the chat lane its timeouts, while the PagerDuty lane (started
+first) pages at once. A row that stays undeliverable past `max_attempts` or
+`max_age` (or fails permanently) is marked dead, logged at ERROR and counted;
+it is never dropped silently.
 
 Delivery is at least once: a crash after the peer accepted and before the row
-is marked delivered sends it again, which PagerDuty absorbs by dedup key.
+is marked delivered sends it again, which PagerDuty absorbs by dedup key. A
+claim records its holder (host, pid, process start) and lasts as long as the
+notifier can take; a claim whose holder died on this host is due again at once.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from alerts.base import Notifier
-from alerts.statsd import NullSink
 from monitor import outbox
+from monitor.holder import Holder
 from monitor.runner import Clock, describe_error, utc_now
-from monitor.types import Sink, SinkError
+from monitor.types import SinkError
 
 log = logging.getLogger("billing_monitor.dispatcher")
+FIRST = ("pagerduty",)  # lanes started first, so a page never waits for a free lane
+MAX_LANES = 8  # channels delivered at once
+JOIN_POLL = 0.005  # seconds between looks at the deadline while lanes run
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,18 @@ class Backoff:
     max_seconds: float = 1800.0
     max_attempts: int = 20
     max_age: timedelta = timedelta(hours=24)
-    lease_seconds: float = 120.0
     keep: timedelta = timedelta(days=7)  # delivered and dead rows, then pruned
 
     def delay(self, attempts: int, rand: float, retry_after: float | None = None) -> float:
         expo = min(self.max_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
         wait = expo * (0.5 + rand / 2)
         return max(wait, min(retry_after or 0.0, self.max_seconds))
+
+
+def lease_for(notifier: Notifier | None) -> timedelta:
+    """How long a claim holds: twice what one delivery can take, at least 10 s."""
+    bound = float(getattr(notifier, "max_seconds", 60.0))
+    return timedelta(seconds=max(10.0, 2 * bound))
 
 
 @dataclass
@@ -53,6 +67,21 @@ class DispatchReport:
     skipped: int = 0  # not due, or waiting behind an earlier row of the same key
     pruned: int = 0
     errors: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)  # lanes still delivering at the deadline
+    next_due: datetime | None = None  # the earliest pending row not delivered in this pass
+
+    def add(self, other: DispatchReport) -> None:
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.dead += other.dead
+        self.skipped += other.skipped
+        self.errors += other.errors
+        if other.next_due is not None:
+            self.next_due = min(filter(None, (self.next_due, other.next_due)))
+
+
+def lane_order(channels: set[str]) -> list[str]:
+    return sorted(channels, key=lambda c: (c not in FIRST, FIRST.index(c) if c in FIRST else 0, c))
 
 
 class Dispatcher:
@@ -64,44 +93,94 @@ class Dispatcher:
         backoff: Backoff = Backoff(),
         clock: Clock = utc_now,
         rand: Callable[[], float] = random.random,
+        holder: Holder | None = None,
     ) -> None:
         self._engine = engine
         self.notifiers = notifiers
         self._backoff = backoff
         self._clock = clock
         self._rand = rand
+        self._holder = holder or Holder.this_process()
+        self._busy: set[str] = set()  # lanes still running from an earlier pass
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_LANES)
 
-    def dispatch(self, deadline: Callable[[], bool] = lambda: False) -> DispatchReport:
-        """One pass over the outbox; stops early once `deadline()` is true."""
-        report = DispatchReport()
+    def dispatch(self, deadline: Callable[[], bool] = lambda: False,
+                 interrupt: Callable[[], bool] = lambda: False) -> DispatchReport:
+        """One pass over the outbox, every channel in its own lane. Lanes stop
+        taking rows at `deadline()`; the pass returns once every lane is done,
+        or at `deadline()` or `interrupt()` (a lane still delivering then goes
+        on in the background and is skipped by later passes until it is done)."""
         with self._engine.connect() as conn:
             rows = outbox.pending(conn)
-        blocked: set[tuple[str, str]] = set()
+        lanes: dict[str, list[outbox.Row]] = {}
         for row in rows:
-            lane = (row.channel, row.dedup_key)
+            lanes.setdefault(row.channel, []).append(row)
+        report = DispatchReport()
+        running: list[tuple[str, threading.Thread, DispatchReport]] = []
+        for channel in lane_order(set(lanes)):
+            with self._lock:
+                busy = channel in self._busy
+                self._busy.add(channel)
+            if busy:
+                report.skipped += len(lanes[channel])
+                continue
+            own = DispatchReport()
+            worker = threading.Thread(target=self._lane, args=(channel, lanes[channel],
+                                                               deadline, own),
+                                      name=f"deliver-{channel}", daemon=True)
+            worker.start()
+            running.append((channel, worker, own))
+        for channel, worker, own in running:
+            while worker.is_alive() and not (deadline() or interrupt()):
+                worker.join(JOIN_POLL)
+            if worker.is_alive():
+                report.in_flight.append(channel)
+            else:
+                report.add(own)
+        with self._engine.begin() as conn:
+            report.pruned = outbox.prune(conn, self._clock() - self._backoff.keep)
+        return report
+
+    def _lane(self, channel: str, rows: list[outbox.Row], deadline: Callable[[], bool],
+              report: DispatchReport) -> None:
+        try:
+            with self._slots:
+                self._deliver_lane(rows, deadline, report)
+        except Exception as exc:  # the store went away mid-pass: the next pass retries
+            log.error("delivery lane %s stopped: %s", channel, describe_error(exc))
+            report.errors.append(f"{channel}: {describe_error(exc)}")
+        finally:
+            with self._lock:
+                self._busy.discard(channel)
+
+    def _deliver_lane(self, rows: list[outbox.Row], deadline: Callable[[], bool],
+                      report: DispatchReport) -> None:
+        blocked: set[str] = set()  # keep trigger -> resolve order per dedup key
+        for row in rows:
             now = self._clock()
             # A channel this process has no notifier for (e.g. a manual run
             # without its secret) is left to a process that has one, until max_age.
             fresh = now - row.created_at < self._backoff.max_age
             absent = row.channel not in self.notifiers and fresh
-            if lane in blocked or absent or row.next_attempt_at > now or deadline():
-                blocked.add(lane)  # keep trigger -> resolve order per key and channel
+            due = row.next_attempt_at <= now or self._holder.orphaned(row.claimed_by)
+            if row.dedup_key in blocked or absent or not due or deadline():
+                if not (absent or row.dedup_key in blocked):  # those wait on something else
+                    report.next_due = min(filter(None, (report.next_due, row.next_attempt_at)))
+                blocked.add(row.dedup_key)
                 report.skipped += 1
                 continue
             if not self._attempt(row, now, report):
-                blocked.add(lane)
-        with self._engine.begin() as conn:
-            report.pruned = outbox.prune(conn, self._clock() - self._backoff.keep)
-        return report
+                blocked.add(row.dedup_key)
 
     def _attempt(self, row: outbox.Row, now: datetime, report: DispatchReport) -> bool:
-        """True when the lane may go on (delivered or dead)."""
+        """True when the lane may go on with this key (delivered or dead)."""
         b = self._backoff
+        notifier = self.notifiers.get(row.channel)
         with self._engine.begin() as conn:
-            if not outbox.claim(conn, row, now + timedelta(seconds=b.lease_seconds)):
+            if not outbox.claim(conn, row, now + lease_for(notifier), self._holder.token):
                 return False
         attempts = row.attempts + 1
-        notifier = self.notifiers.get(row.channel)
         try:
             if notifier is None:
                 raise SinkError(f"no notifier named {row.channel!r} is configured")
@@ -128,6 +207,7 @@ class Dispatcher:
             log.warning("outbox row %d (%s, %s) attempt %d failed, retry at %s: %s",
                         row.id, row.channel, row.dedup_key, attempts, when.isoformat(), error)
             report.failed += 1
+            report.next_due = min(filter(None, (report.next_due, when)))
             report.errors.append(f"{row.channel}: {error}")
             return False
         with self._engine.begin() as conn:
@@ -135,57 +215,13 @@ class Dispatcher:
         report.delivered += 1
         return True
 
-
-@dataclass
-class Alerting:
-    """The state store, the alert engine (a sink) and the outbox dispatcher."""
-
-    store: Engine
-    sink: Sink
-    dispatcher: Dispatcher
-    available = True
-
-    def drain(self, seconds: float, monotonic: Callable[[], float] = time.monotonic
-              ) -> DispatchReport:
-        """One pass over the outbox, stopping after `seconds`; what is left
-        (failed, not yet due, or out of time) is tried by the next pass."""
-        stop = monotonic() + seconds
-        return self.dispatcher.dispatch(deadline=lambda: monotonic() >= stop)
-
-    def stats(self, now: datetime) -> outbox.OutboxStats:
-        return outbox.stats(self.store, now)
-
-    def publish(self, clients: Sequence[outbox.GaugeClient], namespace: str,
-                tags: list[str], now: datetime) -> None:
-        """The outbox gauges, through each DogStatsD client."""
-        stats = self.stats(now)
-        for client in clients:
-            outbox.emit_gauges(client, namespace, tags, stats)
-
-    def close(self) -> None:
-        for notifier in self.dispatcher.notifiers.values():
-            close = getattr(notifier, "close", None)  # HTTP clients have one
-            if callable(close):
-                close()
-        self.store.dispose()
-
-
-class AlertingUnavailable:
-    """Stands in when the state store cannot be opened: the checks still run
-    and their metrics still reach Datadog; the run reports why and exits 69."""
-
-    available = False
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        self.sink: Sink = NullSink("alerting")
-
-    def drain(self, seconds: float) -> DispatchReport:
-        return DispatchReport(errors=[self.reason])
-
-    def publish(self, clients: Sequence[outbox.GaugeClient], namespace: str,
-                tags: list[str], now: datetime) -> None:
-        return None  # no numbers rather than wrong ones
-
-    def close(self) -> None:
-        return None
+    def idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` for lanes still running from earlier passes."""
+        stop = time.monotonic() + timeout
+        while time.monotonic() < stop:
+            with self._lock:
+                if not self._busy:
+                    return True
+            time.sleep(JOIN_POLL)
+        with self._lock:
+            return not self._busy

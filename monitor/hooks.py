@@ -12,6 +12,8 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import text
 
@@ -20,8 +22,9 @@ from alerts.config import Secrets
 from alerts.liveness import Heartbeat, NullHeartbeat
 from alerts.notifiers import build_heartbeat, build_liveness
 from alerts.prometheus import MonitorMetrics
+from monitor.alerting_runtime import Alerting
 from monitor.app import base_tags
-from monitor.dispatcher import Alerting
+from monitor.delivery_loop import DeliveryLoop
 from monitor.runner import Clock, describe_error, utc_now
 from monitor.scheduler import PeriodicJob
 from monitor.settings import Settings
@@ -51,6 +54,10 @@ def store_not_configured() -> str | None:
     return None
 
 
+def nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Hooks:
     # After every check run, with its report.
@@ -64,6 +71,14 @@ class Hooks:
     # /healthz "state store reachable"; the default reports "not configured".
     state_store: Probe = store_not_configured
     state_store_configured: bool = False
+    # Threads started with the daemon (the delivery loop); stopped by on_stop.
+    workers: Sequence[Worker] = ()
+    # Called by the alert engine when it queued a notification.
+    wake: Callable[[], None] = nothing
+
+
+class Worker(Protocol):
+    def start(self) -> None: ...
 
 
 class AlertingHooks:
@@ -76,14 +91,35 @@ class AlertingHooks:
         self._current = current
         self._heartbeat = heartbeat
         self._clock = clock
+        self._loop = DeliveryLoop(self.delivery_pass, self.interval, clock)
 
-    def drain(self, seconds: float | None = None) -> None:
-        """One bounded delivery pass, then the outbox gauges (both sinks)."""
+    def delivery_pass(self, interrupt: Callable[[], bool]) -> datetime | None:
+        return self.drain(None, interrupt)
+
+    @property
+    def loop(self) -> DeliveryLoop:
+        return self._loop
+
+    def drain(self, seconds: float | None = None,
+              interrupt: Callable[[], bool] = lambda: False) -> datetime | None:
+        """One bounded delivery pass, then the outbox gauges (both sinks).
+        Returns when the earliest row it left behind is due."""
         wiring = self._current()
         settings, alerting = wiring.settings, wiring.alerting
-        report = alerting.drain(settings.outbox.drain_seconds if seconds is None else seconds)
+        report = alerting.drain(settings.outbox.drain_seconds if seconds is None else seconds,
+                                interrupt=interrupt)
         for error in report.errors:
             log.warning("notification not delivered yet: %s", error)
+        if not isinstance(alerting, Alerting):
+            return None
+        self.publish(wiring)
+        return report.next_due
+
+    def interval(self) -> float:
+        return self._current().settings.outbox.dispatch_seconds
+
+    def publish(self, wiring: Wiring) -> None:
+        settings, alerting = wiring.settings, wiring.alerting
         if not isinstance(alerting, Alerting):
             return
         now = self._clock()
@@ -97,6 +133,7 @@ class AlertingHooks:
     def final_drain(self) -> None:
         """At shutdown: what can be delivered in a few seconds; the rest waits
         in the outbox for the next start."""
+        self._loop.stop(5.0)
         self.drain(min(5.0, self._current().settings.outbox.drain_seconds))
 
     def beat(self) -> None:
@@ -119,17 +156,17 @@ class AlertingHooks:
 
 def build_hooks(settings: Settings, metrics: MonitorMetrics,
                 current: Callable[[], Wiring]) -> Hooks:
-    """The product's hooks: outbox delivery every `[outbox].dispatch_seconds`,
-    the heartbeat every `[liveness].heartbeat_seconds`, a liveness ping around
-    every check run, a last drain at shutdown, the state-store probe."""
+    """The product's hooks: outbox delivery as soon as a row is queued (and
+    for retries, at least every `[outbox].dispatch_seconds`), the heartbeat
+    every `[liveness].heartbeat_seconds`, a liveness ping around every check
+    run, a last drain at shutdown, the state-store probe."""
     secrets = Secrets.from_env(os.environ)
     liveness = build_liveness(settings, secrets)
     alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets))
     return Hooks(
-        periodic=[
-            PeriodicJob("outbox", alerting.drain, settings.outbox.dispatch_seconds),
-            PeriodicJob("heartbeat", alerting.beat, settings.liveness.heartbeat_seconds),
-        ],
+        periodic=[PeriodicJob("heartbeat", alerting.beat, settings.liveness.heartbeat_seconds)],
+        workers=[alerting.loop],
+        wake=alerting.loop.wake,
         on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat],
         liveness=liveness,
         state_store=alerting.probe,

@@ -13,10 +13,10 @@ import uuid
 from alerts.config import Secrets
 from alerts.notifiers import build_liveness
 from alerts.statsd import StatsdClient
+from monitor.alerting_runtime import AlertingUnavailable
 from monitor.app import AppServices, base_tags, build_runner, build_sinks
 from monitor.cli import unavailable_message
 from monitor.credentials import secret_values
-from monitor.dispatcher import AlertingUnavailable
 from monitor.errors import ExitCode, UsageError
 from monitor.logs import Redactor
 from monitor.render import report_json, report_text

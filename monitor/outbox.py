@@ -53,6 +53,7 @@ class Row:
     attempts: int
     next_attempt_at: datetime
     payload: Mapping[str, Any]
+    claimed_by: str | None = None  # set while an attempt is in flight
 
 
 _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.dead.is_(False))
@@ -62,37 +63,39 @@ def pending(conn: Connection, limit: int = 1000) -> list[Row]:
     """Undelivered live rows, oldest first (due or not: order matters)."""
     rows = conn.execute(
         select(outbox.c.id, outbox.c.channel, outbox.c.dedup_key, outbox.c.created_at,
-               outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.payload)
+               outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.payload,
+               outbox.c.claimed_by)
         .where(_PENDING).order_by(outbox.c.id).limit(limit)
     ).all()
     return [Row(r.id, r.channel, r.dedup_key, utc(r.created_at), r.attempts,
-                utc(r.next_attempt_at), r.payload) for r in rows]
+                utc(r.next_attempt_at), r.payload, r.claimed_by) for r in rows]
 
 
-def claim(conn: Connection, row: Row, lease_until: datetime) -> bool:
+def claim(conn: Connection, row: Row, lease_until: datetime, holder: str) -> bool:
     """Take the row for one attempt; False if another dispatcher got it first.
-    The lease makes a crashed attempt due again once it expires."""
+    The lease makes a crashed attempt due again once it expires; the holder
+    lets this host see at once that the process which claimed it is gone."""
     res = conn.execute(
         update(outbox)
         .where(outbox.c.id == row.id, outbox.c.attempts == row.attempts, _PENDING)
-        .values(attempts=row.attempts + 1, next_attempt_at=utc(lease_until))
+        .values(attempts=row.attempts + 1, next_attempt_at=utc(lease_until), claimed_by=holder)
     )
     return res.rowcount == 1
 
 
 def delivered(conn: Connection, row_id: int, now: datetime) -> None:
     conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(delivered_at=utc(now), last_error=None))
+                 .values(delivered_at=utc(now), last_error=None, claimed_by=None))
 
 
 def retry_at(conn: Connection, row_id: int, when: datetime, error: str) -> None:
     conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(next_attempt_at=utc(when), last_error=error[:500]))
+                 .values(next_attempt_at=utc(when), last_error=error[:500], claimed_by=None))
 
 
 def dead(conn: Connection, row_id: int, error: str) -> None:
     conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(dead=True, last_error=error[:500]))
+                 .values(dead=True, last_error=error[:500], claimed_by=None))
 
 
 def prune(conn: Connection, before: datetime) -> int:

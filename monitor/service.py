@@ -47,7 +47,7 @@ def serve(config: Path, *, log_format: LogFormat | None, log_level: str | None,
     notifier = notifier_from_env(os.environ)
     daemon = Daemon(
         settings, load=lambda: _loader(config), metrics=metrics, hooks=hooks,
-        build=lambda s, m: build_wiring(s, m, scrub=scrub), scrub=scrub,
+        build=lambda s, m: build_wiring(s, m, scrub=scrub, on_queued=hooks.wake), scrub=scrub,
         notifier=notifier, watchdog_s=watchdog_interval(os.environ),
     )
     holder.append(daemon)

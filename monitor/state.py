@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import make_url
@@ -75,6 +76,12 @@ alerts = Table(
     Column("last_notified_at", TS),
     Column("updated_at", TS, nullable=False),
     Column("seq", Integer, nullable=False, default=0),  # orders keys of one check
+    # v3: the channels the current trigger was queued for (comma-separated), so a
+    # channel configured later still hears of an open incident
+    Column("notified_channels", Text),
+    # v3: the configuration that last ran the check (`[state] owner`): only it
+    # retires the check's incidents when the check leaves its configuration
+    Column("owner", String(200)),
 )
 
 outbox = Table(
@@ -89,6 +96,7 @@ outbox = Table(
     Column("delivered_at", TS),
     Column("dead", Boolean, nullable=False, default=False),
     Column("last_error", Text),
+    Column("claimed_by", String(200)),  # v3: holder of the attempt in flight (holder.py)
 )
 
 silences = Table(
@@ -123,8 +131,24 @@ def _v2(conn: Connection) -> None:
     silences.create(conn, checkfirst=True)
 
 
+def _add_columns(conn: Connection, table: Table, *names: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for the named columns the table lacks (a
+    store created by v1 from today's table definitions already has them)."""
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in have:
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
+def _v3(conn: Connection) -> None:
+    _add_columns(conn, alerts, "notified_channels", "owner")
+    _add_columns(conn, outbox, "claimed_by")
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)
 
 

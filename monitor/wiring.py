@@ -15,8 +15,8 @@ from alerts.config import Secrets
 from alerts.notifiers import build_notifiers
 from alerts.prometheus import MonitorMetrics
 from alerts.statsd import StatsdClient
+from monitor.alerting_runtime import Alerting, AlertingUnavailable
 from monitor.app import AppServices, build_alerting, build_runner, build_sinks
-from monitor.dispatcher import Alerting, AlertingUnavailable
 from monitor.runner import Clock, Runner, describe_error, utc_now
 from monitor.settings import Settings
 from monitor.types import CheckResult, Sink
@@ -79,21 +79,24 @@ class ScrubbingSink:
         self._inner.close()
 
 
-def open_alerting(settings: Settings, clock: Clock = utc_now) -> Alerting | AlertingUnavailable:
+def open_alerting(settings: Settings, clock: Clock = utc_now,
+                  on_queued: Callable[[], None] = lambda: None
+                  ) -> Alerting | AlertingUnavailable:
     """The state store, alert engine and dispatcher. An unreachable store does
     not stop the checks: their metrics still flow, /healthz says why."""
     try:
         return build_alerting(settings, build_notifiers(settings, Secrets.from_env(os.environ)),
-                              clock=clock)
+                              clock=clock, on_queued=on_queued)
     except SQLAlchemyError as exc:
         return AlertingUnavailable(describe_error(exc))
 
 
 def build_wiring(
-    settings: Settings, metrics: MonitorMetrics, clock: Clock = utc_now, scrub: Scrub = same
+    settings: Settings, metrics: MonitorMetrics, clock: Clock = utc_now, scrub: Scrub = same,
+    on_queued: Callable[[], None] = lambda: None,
 ) -> Wiring:
     services = AppServices(settings)
-    alerting = open_alerting(settings, clock)
+    alerting = open_alerting(settings, clock, on_queued)
     if isinstance(alerting, AlertingUnavailable):
         log.error("state store unavailable: %s; checks run without alerting", alerting.reason)
     clients: list[StatsdClient] = []

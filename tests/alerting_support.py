@@ -65,6 +65,7 @@ class FakeNotifier:
     delivered: list[Notification] = field(default_factory=list)
     failures: list[Exception] = field(default_factory=list)
     down: SinkError | None = None  # raised on every call while set
+    max_seconds: float = 1.0
 
     def deliver(self, notification: Notification) -> None:
         if self.down is not None:

@@ -1,16 +1,18 @@
 """The daemon with alerting wired in: the alert engine is a sink of every run,
-the outbox is delivered by a periodic job, liveness pings wrap each run, the
+the outbox is delivered by the delivery loop, liveness pings wrap each run, the
 heartbeat and the state-store probe work; all against real local peers."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from alerts.prometheus import MonitorMetrics
 from monitor.daemon import Daemon
+from monitor.delivery_loop import DeliveryLoop
 from monitor.hooks import Hooks, build_hooks
 from monitor.settings import load_settings
 from monitor.types import Status
@@ -31,13 +33,18 @@ def _daemon(config: Path) -> tuple[Daemon, Hooks]:
     holder: list[Daemon] = []
     hooks = build_hooks(settings, metrics, lambda: holder[0].wiring)
     daemon = Daemon(settings, load=lambda: load_settings(config, {}),
-                    build=lambda s, m: build_wiring(s, m, clock=lambda: NOW), metrics=metrics,
+                    build=lambda s, m: build_wiring(s, m, clock=lambda: NOW,
+                                                    on_queued=hooks.wake), metrics=metrics,
                     hooks=hooks, notifier=Recorder(), clock=lambda: NOW)
     holder.append(daemon)
     return daemon, hooks
 
 
 def _job(hooks: Hooks, name: str) -> None:
+    if name == "outbox":  # one pass of the delivery loop, in this thread
+        [loop] = [w for w in hooks.workers if isinstance(w, DeliveryLoop)]
+        loop.run_once()
+        return
     [job] = [j for j in hooks.periodic if j.name == name]
     job.func()
 
@@ -105,3 +112,26 @@ def test_an_unreachable_state_store_keeps_checks_running_and_fails_healthz(
         for stop in hooks.on_stop:
             stop()
         daemon.wiring.close()
+
+
+@pytest.mark.usefixtures("env")
+def test_the_daemon_pages_when_the_check_ends_not_at_the_next_timer_tick(
+    tmp_path: Path, slack_peer: SlackPeer,
+) -> None:
+    """The alert engine wakes the delivery loop: with the timer at an hour, the
+    post still leaves at once (issue 8: it waited for dispatch_seconds)."""
+    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path))
+    with config.open("a") as f:
+        f.write("\n[outbox]\ndispatch_seconds = 3600\n")
+    daemon, _ = _daemon(config)
+    daemon.start()
+    try:
+        time.sleep(0.2)  # let the loop's first pass (an empty outbox) go by
+        report = daemon.run_check("unbilled_orders")
+        assert report is not None and report.results[0].status is Status.CRIT
+        deadline = time.monotonic() + 10  # a bound on waiting, far below the hour
+        while not slack_peer.messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(slack_peer.messages) == 1
+    finally:
+        daemon.stop(timeout=5)

@@ -160,9 +160,9 @@ def test_two_dispatchers_do_not_both_claim_a_row(store: Engine) -> None:
     with store.connect() as conn:
         row = outbox.pending(conn)[0]
     with store.begin() as conn:
-        assert outbox.claim(conn, row, T0 + timedelta(minutes=2))
+        assert outbox.claim(conn, row, T0 + timedelta(minutes=2), "host-a/b/1/1")
     with store.begin() as conn:
-        assert not outbox.claim(conn, row, T0 + timedelta(minutes=2))  # stale attempts count
+        assert not outbox.claim(conn, row, T0 + timedelta(minutes=2), "host-b/b/2/2")  # stale
 
 
 def test_stats_depth_and_oldest_age(store: Engine) -> None:
