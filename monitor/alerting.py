@@ -6,28 +6,31 @@ the dispatcher's job (monitor/dispatcher.py).
 Dedup keys (README "Alerting: dedup keys and policy"):
 `{service}/{check}/{period}` for period-scoped checks, `{service}/{check}`
 otherwise, `{service}/{check}/degraded` for "the monitor cannot run it".
+
+Channels: a trigger goes to every configured channel, and the incident
+remembers which; a channel configured while the incident is open gets the
+trigger at the next run, and the resolve goes to every channel that had it.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, text, update
+from sqlalchemy import Connection, Engine
 
 from alerts.base import Notification
 from checks.base import CheckOptions
-from monitor import outbox
+from monitor import alert_rows, outbox
+from monitor.alert_text import notification
 from monitor.policy import Event, Incident, Observation, Silence, Track, policy_for
-from monitor.state import alerts, check_runs, silences, utc
+from monitor.state import utc
 from monitor.thresholds import Thresholds
 from monitor.types import CheckResult, Status
 
 log = logging.getLogger("billing_monitor.alerting")
-SUMMARY_MAX = 1024  # PagerDuty Events API v2 limit
 
 
 def dedup_key(service: str, check: str, period: str, period_scoped: bool) -> str:
@@ -47,71 +50,6 @@ def recovered(result: CheckResult, opts: CheckOptions) -> bool:
     return all(back.evaluate(e.measurement.value)[0] is Status.OK for e in result.evaluations)
 
 
-def _incident(row: Any) -> Incident:
-    return Incident(row.dedup_key, bool(row.is_open), row.severity, utc(row.opened_at),
-                    row.notified_severity, utc(row.last_notified_at))
-
-
-def load_track(conn: Connection, check: str, main_key: str, deg_key: str) -> tuple[Track, int]:
-    """The check's state and the sequence number of its current main key.
-    Locks the check's state until commit (SQLite: BEGIN IMMEDIATE already
-    did; PostgreSQL: a transaction-level advisory lock, which also covers a
-    check's first run, when there is no row yet to lock)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                     {"k": zlib.crc32(f"billing-monitor/{check}".encode())})
-    row = conn.execute(
-        select(alerts).where(alerts.c.check_name == check, alerts.c.kind == "status")
-        .order_by(alerts.c.seq.desc()).limit(1).with_for_update()
-    ).first()
-    deg = conn.execute(select(alerts).where(alerts.c.dedup_key == deg_key)).first()
-    degraded = _incident(deg) if deg else Incident(deg_key)
-    if row is None:
-        return Track(check, Incident(main_key), degraded), 0
-    status = Status[row.status] if row.status else None
-    return Track(check, _incident(row), degraded, status, utc(row.since), row.bad_count,
-                 row.ok_count, row.unknown_count), int(row.seq)
-
-
-def _save(conn: Connection, inc: Incident, check: str, kind: str, seq: int,
-          at: datetime, track: Track | None) -> None:
-    values: dict[str, Any] = dict(
-        check_name=check, kind=kind, is_open=inc.open, severity=inc.severity,
-        opened_at=utc(inc.opened_at), notified_severity=inc.notified,
-        last_notified_at=utc(inc.last_notified_at), updated_at=utc(at), seq=seq,
-    )
-    if track is not None:
-        values.update(status=track.status.label if track.status else None,
-                      since=utc(track.since), bad_count=track.bad, ok_count=track.ok,
-                      unknown_count=track.unknown)
-    res = conn.execute(update(alerts).where(alerts.c.dedup_key == inc.key).values(**values))
-    if res.rowcount == 0:
-        conn.execute(alerts.insert().values(dedup_key=inc.key, **values))
-
-
-def record_run(conn: Connection, result: CheckResult) -> None:
-    worst = max(result.evaluations, key=lambda e: e.status, default=None)
-    values = dict(
-        status=result.status.label, started_at=utc(result.started_at),
-        period=result.period.label, value=worst.measurement.value if worst else None,
-        duration_s=result.duration_s, error=result.error, result=result.to_dict(),
-    )
-    res = conn.execute(update(check_runs).where(check_runs.c.check_name == result.check)
-                       .values(**values))
-    if res.rowcount == 0:
-        conn.execute(check_runs.insert().values(check_name=result.check, **values))
-
-
-def silenced(conn: Connection, configured: Sequence[Silence], check: str, at: datetime) -> bool:
-    if any(s.covers(check, at) for s in configured):
-        return True
-    row = conn.execute(select(silences.c.id).where(
-        silences.c.check_name.in_(("*", check)),
-        and_(silences.c.starts_at <= utc(at), silences.c.until > utc(at)),
-    ).limit(1)).first()
-    return row is not None
-
-
 class AlertEngine:
     """Sink that turns results into alert state and outbox rows."""
 
@@ -128,15 +66,17 @@ class AlertEngine:
         source: str,
         silences: Sequence[Silence] = (),
         on_queued: Callable[[], None] = lambda: None,
+        owner: str | None = None,
     ) -> None:
         self._engine = engine
-        self._on_queued = on_queued
         self._checks = checks
         self._channels = tuple(channels)
         self._service = service
         self._env = env
         self._source = source
         self._silences = tuple(silences)
+        self._on_queued = on_queued
+        self._owner = owner or source  # `[state] owner`, else the host
 
     def emit(self, result: CheckResult) -> None:
         opts = self._checks[result.check]
@@ -148,23 +88,30 @@ class AlertEngine:
         obs = Observation(result.status, main_key, recovered(result, opts), now,
                           deliverable=bool(self._channels))
         with self._engine.begin() as conn:
-            track, seq = load_track(conn, result.check,
-                                    main_key, degraded_key(self._service, result.check))
-            muted = silenced(conn, self._silences, result.check, now)
+            track, seq = alert_rows.load_track(
+                conn, result.check, main_key, degraded_key(self._service, result.check))
+            muted = alert_rows.silenced(conn, self._silences, result.check, now)
             out = policy_for(opts.alert).step(track, obs, muted)
+            before = {i.key: i for i in (track.main, track.degraded)}
+            queued = 0
+            incidents: dict[str, Incident] = {}
+            for inc in filter(None, (out.superseded, out.track.main, out.track.degraded)):
+                events = [ev for ev in out.events if ev.key == inc.key]
+                inc, n = self._queue(conn, inc, before.get(inc.key), events, result, opts,
+                                     out.track, muted or not obs.deliverable)
+                incidents[inc.key] = inc
+                queued += n
+            main, degraded = incidents[out.track.main.key], incidents[out.track.degraded.key]
             if out.superseded is not None:
-                _save(conn, out.superseded, result.check, "status", seq, now, None)
-            if out.track.main.key != track.main.key:
+                alert_rows.save(conn, incidents[out.superseded.key], result.check, "status",
+                                seq, now, None, self._owner)
+            if main.key != track.main.key:
                 seq += 1  # the new key is now the check's latest (load_track)
-            _save(conn, out.track.main, result.check, "status", seq, now, out.track)
-            _save(conn, out.track.degraded, result.check, "degraded", 0, now, None)
-            record_run(conn, result)
-            for ev in out.events:
-                n = self.notification(ev, result, opts, out.track)
-                outbox.enqueue(conn, n, self._channels, now)
-                log.info("alert %s %s (%s) queued for %s", ev.action, ev.key, ev.reason,
-                         ", ".join(self._channels) or "no channel")
-        if out.events and self._channels:
+            final = replace(out.track, main=main, degraded=degraded)
+            alert_rows.save(conn, main, result.check, "status", seq, now, final, self._owner)
+            alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None, self._owner)
+            alert_rows.record_run(conn, result)
+        if queued:
             self._on_queued()  # committed: the daemon's delivery loop sends it now
         if muted and result.status is not Status.OK:
             log.info("check %s is silenced: state updated, no notification", result.check)
@@ -172,76 +119,72 @@ class AlertEngine:
             log.warning("no notifier is configured in this process: alerts for %s are held "
                         "for a run that has one", result.check)
 
-    def notification(self, ev: Event, result: CheckResult, opts: CheckOptions,
-                     track: Track) -> Notification:
-        details: dict[str, Any] = {
-            "check": result.check, "status": result.status.label,
-            "period": result.period.label, "reason": ev.reason, "env": self._env,
-            "thresholds": opts.thresholds.describe(),
-            "measurements": result.to_dict()["measurements"],
-        }
-        if result.error:
-            details["error"] = result.error
-        if opts.description:
-            details["description"] = opts.description
-        return Notification(
-            action="resolve" if ev.action == "resolve" else "trigger",
-            reason=ev.reason, dedup_key=ev.key, check=result.check, severity=ev.severity,
-            summary=self._summary(ev, result, track)[:SUMMARY_MAX], source=self._source,
-            occurred_at=utc(result.started_at), component=result.check, group=self._service,
-            custom_details=details,
-            links=((opts.runbook_url, "Runbook"),) if opts.runbook_url else (),
-        )
-
-    def _summary(self, ev: Event, result: CheckResult, track: Track) -> str:
-        where = f"{self._service} {result.check}"
-        if ev.kind == "degraded":
+    def _queue(self, conn: Connection, inc: Incident, was: Incident | None,
+               events: list[Event], result: CheckResult, opts: CheckOptions, track: Track,
+               hold: bool) -> tuple[Incident, int]:
+        """Queue the incident's events, each to the channels it concerns, and
+        a catch-up trigger to channels that joined while it was open."""
+        queued = 0
+        sent_to = set(was.channels if was is not None else inc.channels)
+        for ev in events:
             if ev.action == "resolve":
-                return f"RESOLVED: monitor degraded: {where} runs again"
-            return (f"Monitor degraded: {where} could not run {track.unknown} times in a row: "
-                    f"{result.error or 'unknown error'}")
-        values = ", ".join(
-            f"{e.measurement.name}={e.measurement.value:g}"
-            + (f" ({e.status.label} {e.threshold})" if e.threshold else "")
-            for e in result.evaluations
-        ) or "no measurements"
-        period = result.period.label
-        if ev.action == "resolve":
-            if ev.key != track.main.key:  # the period rolled over under an open incident
-                return f"RESOLVED: {where}: period of {ev.key} ended (now {period}): {values}"
-            return f"RESOLVED: {where} ({period}): {values}"
-        return f"{ev.severity.upper()}: {where} ({period}): {values}"
+                # Every channel that had the trigger (a store from before
+                # channels were kept: every channel configured).
+                targets = sorted(sent_to) or list(self._channels)
+                sent_to = set()
+            else:
+                targets = list(self._channels)
+                sent_to |= set(targets)
+            queued += self._enqueue(conn, notification(
+                ev, result, opts, track, service=self._service, env=self._env,
+                source=self._source), targets)
+        late = [c for c in self._channels if c not in sent_to]
+        if inc.open and inc.notified and late and not hold and sent_to:
+            kind = "degraded" if inc.key.endswith("/degraded") else "status"
+            ev = Event(inc.key, "trigger", "degraded" if kind == "degraded" else "open",
+                       inc.notified, kind)
+            queued += self._enqueue(conn, notification(
+                ev, result, opts, track, service=self._service, env=self._env,
+                source=self._source), late)
+            sent_to |= set(late)
+            log.info("alert %s is open: its trigger is queued for %s, configured since",
+                     inc.key, ", ".join(late))
+        return replace(inc, channels=frozenset(sent_to)), queued
+
+    def _enqueue(self, conn: Connection, n: Notification, channels: Sequence[str]) -> int:
+        outbox.enqueue(conn, n, channels, n.occurred_at)
+        log.info("alert %s %s (%s) queued for %s", n.action, n.dedup_key, n.reason,
+                 ", ".join(channels) or "no channel")
+        return len(channels)
 
     def retire_removed(self, now: datetime) -> list[str]:
-        """Resolve the open incidents of checks no longer in the configuration:
-        every trigger is eventually matched by a resolve, even when the check
-        that raised it was deleted. Returns the dedup keys resolved."""
+        """Resolve the open incidents of checks no longer in this configuration
+        (every trigger is eventually matched by a resolve, even when the check
+        that raised it was deleted), and forget their state, so a check put
+        back while still failing alerts again. Returns the dedup keys resolved."""
         resolved: list[str] = []
         if not self._channels:  # no notifier here: leave it to a process that has one
             return resolved
         with self._engine.begin() as conn:
-            rows = conn.execute(select(alerts).where(
-                alerts.c.is_open.is_(True), alerts.c.check_name.not_in(list(self._checks))
-            )).all()
-            for row in rows:
-                conn.execute(update(alerts).where(alerts.c.dedup_key == row.dedup_key)
-                             .values(is_open=False, updated_at=utc(now)))
+            for row in alert_rows.removed_open(conn, list(self._checks), self._owner):
                 if row.notified_severity is not None:  # never sent: nothing to resolve
-                    outbox.enqueue(conn, Notification(
+                    targets = sorted(alert_rows.channels_of(row.notified_channels))
+                    self._enqueue(conn, Notification(
                         action="resolve", reason="resolve", dedup_key=row.dedup_key,
-                        check=row.check_name, severity=row.severity or "warning",
+                        check=row.check_name, severity=row.notified_severity,
                         summary=f"RESOLVED: {self._service} {row.check_name}: the check was "
                                 "removed from the configuration",
                         source=self._source, occurred_at=utc(now), component=row.check_name,
                         group=self._service,
                         custom_details={"check": row.check_name, "reason": "check removed"},
-                    ), self._channels, now)
+                    ), targets or self._channels)
+                alert_rows.forget(conn, row.check_name, now)
                 resolved.append(row.dedup_key)
                 log.info("alert %s resolved: check %s is no longer configured",
                          row.dedup_key, row.check_name)
+        if resolved:
+            self._on_queued()
         return resolved
 
     def close(self) -> None:
         return None
-
-

@@ -155,7 +155,7 @@ def build_alerting(
     m = settings.monitor
     sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
                        env=m.env, source=socket.gethostname(), silences=settings.silences,
-                       on_queued=on_queued)
+                       on_queued=on_queued, owner=settings.state.owner)
     sink.retire_removed(clock())
     return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
                                             rand=rand))

@@ -65,6 +65,9 @@ class Incident:
     opened_at: datetime | None = None
     notified: Severity | None = None
     last_notified_at: datetime | None = None
+    # The channels the trigger was queued for (kept by the alert engine): a
+    # channel configured later still gets it, and the resolve goes to each.
+    channels: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ class ThresholdPolicy:
             if main.open:
                 main = replace(main, severity=sev)
             elif t.bad >= self.cfg.trigger_after:
-                main = Incident(main.key, True, sev, obs.at, main.notified, main.last_notified_at)
+                main = replace(main, open=True, severity=sev, opened_at=obs.at)
         elif obs.status is Status.OK and main.open and t.ok >= self.cfg.resolve_after:
             main = replace(main, open=False)
         main, evs = _notify(main, "status", obs, muted, self._renotify)

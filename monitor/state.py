@@ -215,6 +215,11 @@ class StateSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: DatabaseUrl = "sqlite:///billing-monitor-state.db"
+    # Who this configuration is, among those sharing the store: only the owner
+    # of a check's incidents resolves them when the check leaves its
+    # configuration. Default: the host name. Set one name for instances that run
+    # one configuration from several hosts (containers, a standby).
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class OutboxSection(BaseModel):
