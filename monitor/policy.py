@@ -39,7 +39,7 @@ _RANK: dict[str | None, int] = {None: 0, "info": 1, "warning": 2, "error": 3, "c
 class AlertPolicy(BaseModel):
     """`[checks.NAME.alert]`: how results turn into incidents."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True
     trigger_after: int = Field(default=1, ge=1, le=1000)

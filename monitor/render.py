@@ -69,4 +69,6 @@ def report_json(report: RunReport, extra: Mapping[str, Any] | None = None) -> st
         ],
     }
     doc.update(extra or {})
-    return json.dumps(doc, indent=2, sort_keys=False)
+    # Strict JSON: a NaN or an infinity never reaches here (the runner makes
+    # such a value UNKNOWN), and if one did, failing beats printing `NaN`.
+    return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False)

@@ -5,6 +5,7 @@ is isolated too. Nothing a check or sink raises escapes `run`."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,9 +77,20 @@ def _collect(check: Check, ctx: CheckContext, timeout: float) -> Sequence[Measur
     return out.measurements
 
 
+def finite(m: Measurement) -> Measurement:
+    """A value is a finite real number, or the check could not measure: a NaN
+    compares false with every threshold (healthy by accident), and text or a
+    boolean is not a measurement."""
+    value: object = m.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        tags = "{" + ",".join(m.tags) + "}" if m.tags else ""
+        raise ValueError(f"{m.name}{tags} is {value!r}, not a finite number")
+    return m
+
+
 def evaluate(planned: PlannedCheck, measurements: Iterable[Measurement]) -> list[Evaluation]:
     out = []
-    for m in measurements:
+    for m in map(finite, measurements):
         status, crossed = planned.options.thresholds_for(m.name).evaluate(m.value)
         out.append(Evaluation(m, status, crossed))
     return out

@@ -102,7 +102,7 @@ def status_json(report: StatusReport) -> str:
         "incidents": [asdict(i) for i in report.incidents],
         "outbox": asdict(report.outbox),
     }
-    return json.dumps(data, indent=2, default=enc)
+    return json.dumps(data, indent=2, default=enc, allow_nan=False)
 
 
 def status_text(report: StatusReport) -> str:

@@ -24,7 +24,9 @@ class Thresholds(BaseModel):
     """`value <comparator> critical` is CRIT, else `value <comparator> warning`
     is WARN, else OK. With no levels a measurement is always OK (a gauge only)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A NaN level would make every comparison false (alerting off, silently);
+    # an infinite one can never be crossed.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     warning: float | None = None
     critical: float | None = None
