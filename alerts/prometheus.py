@@ -128,6 +128,10 @@ class MonitorMetrics:
                                        registry=r)
         self.outbox_dead = Gauge(f"{p}outbox_dead", "Notifications given up on (kept, logged) "
                                  "in the last keep_days", registry=r)
+        self.state_store_up = Gauge(f"{p}state_store_up", "1 while the alert state store takes "
+                                    "writes, 0 when it does not (deleted, read-only, down)",
+                                    registry=r)
+        self.state_store_up.set(1)
 
     def forget(self, keep: Iterable[str]) -> None:
         """After a reload: drop the last values and status of removed checks

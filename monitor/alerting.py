@@ -20,12 +20,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.base import Notification
 from checks.base import CheckOptions
 from monitor import alert_rows, outbox
 from monitor.alert_text import notification
 from monitor.policy import Event, Incident, Observation, Silence, Track, policy_for
+from monitor.runner import describe_error
 from monitor.state import utc
 from monitor.thresholds import Thresholds
 from monitor.types import CheckResult, Status
@@ -87,6 +89,25 @@ class AlertEngine:
         # secrets) notifications are held, not lost: see policy.py.
         obs = Observation(result.status, main_key, recovered(result, opts), now,
                           deliverable=bool(self._channels))
+        try:
+            queued, muted = self._record(result, opts, obs, main_key)
+        except SQLAlchemyError as exc:  # an incident that is not recorded is not paged
+            log.error("state store did not take the alert state of %s: %s", result.check,
+                      describe_error(exc))
+            raise
+        if queued:
+            self._on_queued()  # committed: the daemon's delivery loop sends it now
+        if muted and result.status is not Status.OK:
+            log.info("check %s is silenced: state updated, no notification", result.check)
+        if not self._channels and result.status is not Status.OK:
+            log.warning("no notifier is configured in this process: alerts for %s are held "
+                        "for a run that has one", result.check)
+
+    def _record(self, result: CheckResult, opts: CheckOptions, obs: Observation,
+                main_key: str) -> tuple[int, bool]:
+        """One transaction: the new state, the last run, the outbox rows.
+        Returns how many rows were queued, and whether the check is silenced."""
+        now = result.started_at
         with self._engine.begin() as conn:
             track, seq = alert_rows.load_track(
                 conn, result.check, main_key, degraded_key(self._service, result.check))
@@ -111,13 +132,7 @@ class AlertEngine:
             alert_rows.save(conn, main, result.check, "status", seq, now, final, self._owner)
             alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None, self._owner)
             alert_rows.record_run(conn, result)
-        if queued:
-            self._on_queued()  # committed: the daemon's delivery loop sends it now
-        if muted and result.status is not Status.OK:
-            log.info("check %s is silenced: state updated, no notification", result.check)
-        if not self._channels and result.status is not Status.OK:
-            log.warning("no notifier is configured in this process: alerts for %s are held "
-                        "for a run that has one", result.check)
+        return queued, muted
 
     def _queue(self, conn: Connection, inc: Incident, was: Incident | None,
                events: list[Event], result: CheckResult, opts: CheckOptions, track: Track,

@@ -11,12 +11,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__, silences
 from monitor.alerting_runtime import Alerting, AlertingUnavailable
@@ -28,7 +30,7 @@ from monitor.credentials import load_credentials, secret_values
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.logs import configure
 from monitor.render import table
-from monitor.runner import utc_now
+from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
 from monitor.test_alert import add_test_alert_parser, cmd_test_alert
@@ -105,10 +107,24 @@ def unavailable_message(settings: Settings, reason: str) -> str:
     return f"state store {redact_url(settings.state.url)} is unavailable: {reason}"
 
 
+def unwritable_message(settings: Settings, reason: str) -> str:
+    return f"state store {redact_url(settings.state.url)} does not take writes: {reason}"
+
+
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """A store that refuses a read or a write is a peer that failed (69), not a bug."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise Unavailable(unwritable_message(settings, describe_error(exc))) from None
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     alerting = require_alerting(settings)
     try:
-        report = read_status(alerting.store, utc_now(), settings.checks)
+        with store_errors(settings):
+            report = read_status(alerting.store, utc_now(), settings.checks)
     finally:
         alerting.close()
     print(status_json(report) if args.json else status_text(report))
@@ -127,15 +143,16 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     alerting = require_alerting(settings)
     now = utc_now()
     try:
-        if args.end is not None:
-            if not silences.end(alerting.store, args.end, now):
-                raise UsageError(f"silence: no active silence with id {args.end}")
-            print(f"Silence {args.end} ended: its checks alert again from their next run.")
-        if args.check is not None:
-            sid = silences.add(alerting.store, args.check, now, args.minutes, args.reason,
-                               args.by or silences.who())
-            print(f"Silence {sid}: {args.check} muted for {args.minutes:g} minutes.")
-        print(silences.render(silences.active(alerting.store, now)))
+        with store_errors(settings):
+            if args.end is not None:
+                if not silences.end(alerting.store, args.end, now):
+                    raise UsageError(f"silence: no active silence with id {args.end}")
+                print(f"Silence {args.end} ended: its checks alert again from their next run.")
+            if args.check is not None:
+                sid = silences.add(alerting.store, args.check, now, args.minutes, args.reason,
+                                   args.by or silences.who())
+                print(f"Silence {sid}: {args.check} muted for {args.minutes:g} minutes.")
+            print(silences.render(silences.active(alerting.store, now)))
     finally:
         alerting.close()
     return ExitCode.OK

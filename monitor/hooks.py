@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from alerts.base import Liveness
 from alerts.config import Secrets
@@ -28,6 +28,7 @@ from monitor.delivery_loop import DeliveryLoop
 from monitor.runner import Clock, describe_error, utc_now
 from monitor.scheduler import PeriodicJob
 from monitor.settings import Settings
+from monitor.store_guard import events_of
 from monitor.types import RunReport
 from monitor.wiring import Wiring
 
@@ -81,6 +82,18 @@ class Worker(Protocol):
     def start(self) -> None: ...
 
 
+def write_probe(store: Engine, now: datetime) -> str | None:
+    events = events_of(store)
+    problem = events.problem(now) if events is not None else None
+    try:
+        with store.connect() as conn, conn.begin() as tx:
+            conn.execute(text("UPDATE schema_version SET version = version"))
+            tx.rollback()
+    except Exception as exc:
+        return f"writes fail: {describe_error(exc)}"
+    return problem
+
+
 class AlertingHooks:
     """The outbox dispatcher, the state-store probe and the daemon's heartbeat,
     run against whatever the daemon's current wiring holds (a reload swaps it)."""
@@ -92,6 +105,7 @@ class AlertingHooks:
         self._heartbeat = heartbeat
         self._clock = clock
         self._loop = DeliveryLoop(self.delivery_pass, self.interval, clock)
+        self._store_up = True
 
     def delivery_pass(self, interrupt: Callable[[], bool]) -> datetime | None:
         return self.drain(None, interrupt)
@@ -110,6 +124,7 @@ class AlertingHooks:
                                 interrupt=interrupt)
         for error in report.errors:
             log.warning("notification not delivered yet: %s", error)
+        self.probe()
         if not isinstance(alerting, Alerting):
             return None
         self.publish(wiring)
@@ -143,15 +158,20 @@ class AlertingHooks:
         self._heartbeat.close()
 
     def probe(self) -> str | None:
+        """None when the state store takes writes; otherwise why not. It
+        writes (and rolls back): a store that only reads (a read-only file, a
+        full disk, a replica) cannot record an incident. Also run by every
+        delivery pass, so the metric holds without a /healthz scrape."""
         alerting = self._current().alerting
-        if not isinstance(alerting, Alerting):
-            return alerting.reason
-        try:
-            with alerting.store.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return describe_error(exc)
-        return None
+        problem = alerting.reason if not isinstance(alerting, Alerting) else write_probe(
+            alerting.store, self._clock())
+        self._metrics.state_store_up.set(0 if problem else 1)
+        if problem and self._store_up:
+            log.error("state store is not usable: %s", problem)
+        elif not problem and not self._store_up:
+            log.info("state store is usable again")
+        self._store_up = problem is None
+        return problem
 
 
 def build_hooks(settings: Settings, metrics: MonitorMetrics,

@@ -10,17 +10,19 @@ import logging
 import os
 import uuid
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from alerts.config import Secrets
 from alerts.notifiers import build_liveness
 from alerts.statsd import StatsdClient
 from monitor.alerting_runtime import AlertingUnavailable
 from monitor.app import AppServices, base_tags, build_runner, build_sinks
-from monitor.cli import unavailable_message
+from monitor.cli import unavailable_message, unwritable_message
 from monitor.credentials import secret_values
 from monitor.errors import ExitCode, UsageError
 from monitor.logs import Redactor
 from monitor.render import report_json, report_text
-from monitor.runner import utc_now
+from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings
 from monitor.types import Sink, Status
 from monitor.wiring import ScrubbingSink, open_alerting, scrub_result
@@ -54,15 +56,26 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     liveness = build_liveness(settings, Secrets.from_env(os.environ))
     rid = str(uuid.uuid4())
     liveness.start(rid)
+    store_problem: str | None = None
     try:
         names = args.names or None
         report = build_runner(settings, services, sinks, names=names).run(names)
         report.results = [scrub_result(r, scrub) for r in report.results]
-        drained = alerting.drain(settings.outbox.drain_seconds)
-        for error in drained.errors:
-            report.sink_errors.append(("alerting", "-", error))
-        tags = [*base_tags(settings), *settings.statsd.tags]
-        alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
+        # The alert engine failed to record a result: the store takes no writes.
+        store_problem = next((e for s, c, e in report.sink_errors if s == "alerting"), None)
+        try:
+            drained = alerting.drain(settings.outbox.drain_seconds)
+            for error in drained.errors:
+                report.sink_errors.append(("alerting", "-", error))
+            tags = [*base_tags(settings), *settings.statsd.tags]
+            alerting.publish(clients, settings.statsd.namespace, tags, utc_now())
+        except SQLAlchemyError as exc:
+            store_problem = store_problem or describe_error(exc)
+        if store_problem is not None:
+            message = (unwritable_message(settings, store_problem) + "; the alert state of "
+                       "this run was not recorded and nothing was paged for it")
+            log.error("%s", message)
+            report.sink_errors.append(("alerting", "-", message))
         if report.worst is Status.UNKNOWN:
             liveness.fail(rid, "; ".join(f"{r.check}: {r.error}" for r in report.results
                                          if r.error))
@@ -75,7 +88,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         alerting.close()
         services.close()
     print(report_json(report) if args.json else report_text(report, settings))
-    if not alerting.available and report.exit_code != Status.CRIT:
+    # A critical check wins (2): a wrapper paging on 2 must page; then 69.
+    if (not alerting.available or store_problem) and report.exit_code != Status.CRIT:
         return ExitCode.UNAVAILABLE
     return report.exit_code
 

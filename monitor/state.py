@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from monitor.dburl import DatabaseUrl
+from monitor.store_guard import sqlite_store_engine
 
 log = logging.getLogger("billing_monitor.state")
 
@@ -194,11 +195,19 @@ def _sqlite_immediate(engine: Engine) -> None:
 
 
 def open_state(url: str) -> Engine:
-    """An engine on the state store, its schema migrated to the latest version."""
+    """An engine on the state store, its schema migrated to the latest version.
+    A SQLite file is created (and migrated) here, once: the engine returned
+    never creates it again (monitor/store_guard.py)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         _sqlite_immediate(engine)
+        path = u.database or ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            migrate(engine)
+            engine.dispose()
+            engine = sqlite_store_engine(path, lambda: datetime.now(UTC))
+            _sqlite_immediate(engine)
     else:
         engine = create_engine(
             url, pool_pre_ping=True,
