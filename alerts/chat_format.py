@@ -29,7 +29,10 @@ ICONS: dict[Reason, str] = {
     "test": "\U0001f9ea",
 }
 MAX_SAMPLES = 10
-_KNOWN = {"status", "period", "error", "measurements", "check", "reason"}  # check, reason: title
+MAX_VALUES = 20  # measurement lines in one post; the rest are counted
+LINE_MAX = 500  # characters in one line (an error message can be long)
+# check, reason: in the title; measurements_omitted: counted with the values
+_KNOWN = {"status", "period", "error", "measurements", "check", "reason", "measurements_omitted"}
 
 
 @dataclass(frozen=True)
@@ -54,18 +57,24 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _cut(line: str) -> str:
+    return line if len(line) <= LINE_MAX else line[: LINE_MAX - 1] + "…"
+
+
 def _measurement(m: Mapping[str, Any]) -> list[str]:
-    line = f"{m.get('name', '?')} = {_number(m.get('value', '?'))}"
+    tags = [str(t) for t in m.get("tags") or ()]
+    name = f"{m.get('name', '?')}{{{','.join(tags)}}}" if tags else str(m.get("name", "?"))
+    line = f"{name} = {_number(m.get('value', '?'))}"
     status, threshold = m.get("status"), m.get("threshold")
     if threshold:
         line += f" ({str(status or '').lower() or 'threshold'}: {threshold})"
     elif status:
         line += f" ({status})"
-    out = [line]
+    out = [_cut(line)]
     samples = [str(s) for s in m.get("samples") or ()]
     if samples:
         more = f" and {len(samples) - MAX_SAMPLES} more" if len(samples) > MAX_SAMPLES else ""
-        out.append(f"  sample ids: {', '.join(samples[:MAX_SAMPLES])}{more}")
+        out.append(_cut(f"  sample ids: {', '.join(samples[:MAX_SAMPLES])}{more}"))
     return out
 
 
@@ -75,11 +84,20 @@ def detail_lines(details: Mapping[str, Any]) -> list[str]:
         period = f" (period {details['period']})" if details.get("period") else ""
         lines.append(f"Status: {details['status']}{period}")
     if details.get("error"):
-        lines.append(f"Error: {details['error']}")
-    for m in details.get("measurements") or ():
-        if isinstance(m, Mapping):
-            lines += _measurement(m)
-    lines += [f"{k}: {v}" for k, v in details.items() if k not in _KNOWN]
+        lines.append(_cut(f"Error: {details['error']}"))
+    # The alert engine puts the values that crossed a threshold first.
+    values = [m for m in details.get("measurements") or () if isinstance(m, Mapping)]
+    for m in values[:MAX_VALUES]:
+        lines += _measurement(m)
+    omitted = details.get("measurements_omitted")
+    more, crossing = (int(omitted.get("values", 0)), int(omitted.get("crossing", 0))) \
+        if isinstance(omitted, Mapping) else (0, 0)
+    rest = values[MAX_VALUES:]
+    more += len(rest)
+    crossing += sum(1 for m in rest if str(m.get("status", "OK")) != "OK")
+    if more:
+        lines.append(f"… and {more} more values ({crossing} of them crossing a threshold)")
+    lines += [_cut(f"{k}: {v}") for k, v in details.items() if k not in _KNOWN]
     return lines
 
 

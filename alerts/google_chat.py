@@ -8,7 +8,9 @@ The webhook URL holds `key` and `token` query parameters: it is a secret."""
 from __future__ import annotations
 
 import html
+import json
 import ssl
+from dataclasses import replace
 from typing import Any
 
 from alerts.base import Notification
@@ -16,6 +18,23 @@ from alerts.chat_format import ChatPost, chat_post
 from alerts.webhook import WebhookPoster, add_query
 
 REPLY_OPTION = ("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+# "The maximum message size, including any text or cards, is 32,000 bytes"
+# (developers.google.com/workspace/chat/create-messages). A bigger one is
+# refused with 400, which no retry can fix.
+MAX_BYTES = 32_000
+
+
+def fitted(post: ChatPost, thread_key: str, card_id: str) -> dict[str, Any]:
+    """The body, with facts dropped from the end (and the cut said) until it
+    fits Google Chat's size limit. Measured as ASCII-escaped JSON with spaces,
+    never smaller than what httpx sends."""
+    body = google_chat_body(post, thread_key, card_id)
+    lines = list(post.lines)
+    while len(json.dumps(body).encode()) > MAX_BYTES and lines:
+        del lines[-max(1, len(lines) // 8):]
+        cut = (*lines, "… (cut to fit Google Chat's 32,000-byte message limit)")
+        body = google_chat_body(replace(post, lines=cut), thread_key, card_id)
+    return body
 
 
 def google_chat_body(post: ChatPost, thread_key: str, card_id: str) -> dict[str, Any]:
@@ -52,8 +71,8 @@ class GoogleChatNotifier:
         self.max_seconds = self._poster.max_seconds
 
     def deliver(self, notification: Notification) -> None:
-        body = google_chat_body(chat_post(notification), notification.dedup_key,
-                                card_id=f"{notification.reason}-{notification.check}")
+        body = fitted(chat_post(notification), notification.dedup_key,
+                      card_id=f"{notification.reason}-{notification.check}")
         response = self._poster.post(body)
         try:
             message = response.json()

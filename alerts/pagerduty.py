@@ -10,6 +10,7 @@ and is scrubbed from anything we raise."""
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 from typing import Any
 
@@ -21,6 +22,22 @@ from monitor.types import SinkError
 
 SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries; we do it visibly
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
+
+
+class HideRetryExhaustion(logging.Filter):
+    """When the client hands back a 429 or a 5xx after the attempts we allow,
+    it logs "Non-transient HTTP error: exceeded maximum number of attempts
+    (0)" at ERROR: wrong on both counts (the status is transient, the count is
+    not the attempts made), and a page to nobody at 3 AM. The outbox retries,
+    and the dispatcher logs that attempt with the real status."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("%s: Non-transient HTTP error")
+
+
+_client_log = logging.getLogger("pagerduty.api_client")
+if not any(isinstance(f, HideRetryExhaustion) for f in _client_log.filters):
+    _client_log.addFilter(HideRetryExhaustion())
 
 
 def truncate(text: str, limit: int = SUMMARY_LIMIT) -> str:

@@ -79,9 +79,9 @@ def details(ev: Event, result: CheckResult, opts: CheckOptions, env: str) -> dic
         "measurements": ordered[:DETAILS_MAX],
     }
     if len(ordered) > DETAILS_MAX:
-        crossing = sum(1 for m in ordered if m["status"] != "OK")
-        out["measurements_omitted"] = (f"{len(ordered) - DETAILS_MAX} more values "
-                                       f"({max(crossing - DETAILS_MAX, 0)} of them crossing)")
+        left = ordered[DETAILS_MAX:]
+        out["measurements_omitted"] = {
+            "values": len(left), "crossing": sum(1 for m in left if m["status"] != "OK")}
     if result.error:
         out["error"] = result.error
     if opts.description:

@@ -36,6 +36,7 @@ from alerts.notifiers import (
     close_all,
 )
 from alerts.statsd import make_client
+from monitor.app import base_tags
 from monitor.errors import ExitCode
 from monitor.settings import Settings
 from monitor.types import SinkError
@@ -157,7 +158,7 @@ class TestAlert:
         if not s.enabled:
             return self._not_configured("DogStatsD", "[statsd] enabled = false")
         metric = f"{s.namespace}test_alert"
-        tags = [*s.tags, "test:true"]
+        tags = [*base_tags(self.settings), *s.tags, "test:true"]
         try:
             client = make_client(s.host, s.port, s.socket_path)
             client.gauge(metric, 1, tags=tags)

@@ -124,12 +124,15 @@ def test_liveness_pings_start_and_success_and_the_heartbeat(
 
 
 def test_statsd_sends_a_test_gauge_and_service_check(statsd: UdpListener) -> None:
-    s = settings(statsd={"host": "127.0.0.1", "port": statsd.port, "tags": ["team:billing"]})
+    s = settings(statsd={"host": "127.0.0.1", "port": statsd.port, "tags": ["team:billing"]},
+                 monitor={"env": "prod", "service": "payments"})
     code, out = run("statsd", s, Secrets())
     assert code == ExitCode.OK
     lines = statsd.receive(2)
-    assert lines[0] == "billing.test_alert:1|g|#team:billing,test:true"
-    assert lines[1].startswith("_sc|billing.test_alert|0|#team:billing,test:true|m:TEST ONLY")
+    # env and service, like every other metric, so the test shows up where they filter
+    tags = "env:prod,service:payments,team:billing,test:true"
+    assert lines[0] == f"billing.test_alert:1|g|#{tags}"
+    assert lines[1].startswith(f"_sc|billing.test_alert|0|#{tags}|m:TEST ONLY")
     assert f"127.0.0.1:{statsd.port}" in out
     assert run("statsd", settings(statsd={"enabled": False}), Secrets())[0] == ExitCode.CONFIG
 

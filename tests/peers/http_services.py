@@ -74,6 +74,9 @@ class GoogleChatPeer(HttpPeer):
 
     OPTIONS = ("MESSAGE_REPLY_OPTION_UNSPECIFIED", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
                "REPLY_MESSAGE_OR_FAIL")
+    # developers.google.com/workspace/chat/create-messages: "The maximum message
+    # size, including any text or cards, is 32,000 bytes."
+    MAX_BYTES = 32_000
 
     def __init__(self, tls: Tls | None = None, key: str = "AIzaSyDdIkey0000",
                  token: str = "chat-token-secret-0123456789") -> None:
@@ -118,6 +121,9 @@ class GoogleChatPeer(HttpPeer):
             return self._error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         if not isinstance(body, dict) or not (body.get("text") or body.get("cardsV2")):
             return self._error(400, "INVALID_ARGUMENT", "Message cannot be empty.")
+        if len(req.body) > self.MAX_BYTES:  # "The maximum message size, including text or cards"
+            return self._error(400, "INVALID_ARGUMENT",
+                               f"Message exceeds the maximum size of {self.MAX_BYTES} bytes.")
         thread_key = (body.get("thread") or {}).get("threadKey")
         n = next(self._ids)
         if option != "MESSAGE_REPLY_OPTION_UNSPECIFIED" and thread_key:
