@@ -127,7 +127,8 @@ def test_a_cursor_stripe_no_longer_knows_falls_back_to_created(
         pays.add(T0 - 100 + min(i, 7) * 5)  # the last three share a second
     c = check(url, store)
     c.collect(context(T0))
-    server.store("events").remove(next(e for e in server.store("events") if e["id"] == "evt_000010"))
+    events = server.store("events")
+    events.remove(next(e for e in events if e["id"] == "evt_000010"))
     pays.add(T0 + 50)
     server.requests.clear()
     result = values(list(c.collect(context(T0 + 60))))

@@ -2,7 +2,8 @@
 StripeApi and a CheckContext aimed at it.
 
 Faults, one per request in order: ("429", s) Retry-After s; ("429-stop", s)
-the same with `Stripe-Should-Retry: false`; ("409-retry", 0) a lock timeout
+the same with `Stripe-Should-Retry: false`, ("429-retry", s) with
+`Stripe-Should-Retry: true`; ("409-retry", 0) a lock timeout
 with `Stripe-Should-Retry: true`; ("500", 0); ("401", 0) with the key quoted
 back; ("delay", s) an answer s seconds late; ("ok", 0) no fault.
 """
@@ -36,10 +37,10 @@ def respond(
     url = urlsplit(path)
     extra: dict[str, str] = {}
     kind, arg = fault
-    if kind in ("429", "429-stop"):
+    if kind in ("429", "429-stop", "429-retry"):
         extra["Retry-After"] = f"{arg:g}"
-        if kind == "429-stop":
-            extra["Stripe-Should-Retry"] = "false"
+        if kind != "429":
+            extra["Stripe-Should-Retry"] = "false" if kind == "429-stop" else "true"
         return 429, extra, _err("invalid_request_error",
                                 "Too many requests hit the API too quickly.", "rate_limit")
     if kind == "409-retry":
