@@ -23,6 +23,9 @@ class FeedCheckOptions(StripeCheckOptions):
         default=5, ge=0, le=300, description="re-read and de-duplicate events this recent"
     )
     backfill_max_pages: int = Field(default=20, ge=1, le=500, description="first-run read cap")
+    # New events per run and account: 50 pages keep up with 1M PaymentIntents
+    # a day at a 5-minute schedule (~35 pages); beyond, counts are capped and lag.
+    max_pages: int = Field(default=50, ge=1, le=500, description="event pages per run, steady")
 
 
 Samples = Callable[[str], tuple[str, ...]]

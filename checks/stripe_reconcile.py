@@ -128,23 +128,41 @@ class StripeReconciliation(FeedCheck):
 
     def measure_all(self, ctx: CheckContext) -> list[Measurement]:
         now = int(ctx.now.timestamp())
-        since, until = now - self.feed.window_seconds, now - self.opts.grace_minutes * 60
-        local = self._local_ids(since, until, ctx)
+        window_start = now - self.feed.window_seconds
+        until = now - self.opts.grace_minutes * 60
+        # Stripe's side first: a local id is compared only over the span its
+        # account's events were read for (a bounded backfill covers less than
+        # the window at first; ids older than that would all need lookups).
+        covered: dict[str | None, tuple[int, bool]] = {}
+        for account in self.api.accounts:
+            read = self._reader.read(scope(self.name, account), account, now, self.feed,
+                                     self.classify)
+            covered[account] = (max(window_start, read.covered_since), read.capped)
+        local: dict[str | None, set[str]] = {}
+        others: set[str] = set()  # ids of accounts not checked, over the widest span
+        for n, since in enumerate(sorted({c[0] for c in covered.values()})):
+            rows = self._local_ids(since, until, ctx)
+            for account, ids in rows.items():
+                if account in covered and covered[account][0] == since:
+                    local[account] = ids
+                elif account not in covered and n == 0:
+                    others |= ids
         out: list[Measurement] = []
         for account in self.api.accounts:
-            out += self._account(account, local.get(account, set()), ctx)
-        other = sorted(i for a, ids in local.items() if a not in self.api.accounts for i in ids)
+            since, partial = covered[account]
+            out += self._account(account, local.get(account, set()), since, ctx,
+                                 partial or since > window_start)
+        other = sorted(others)
         out.append(Measurement("stripe.reconciliation_unmonitored", len(other), (),
                                tuple(other[: ctx.sample_limit])))
         return out
 
     def _account(
-        self, account: str | None, local: set[str], ctx: CheckContext
+        self, account: str | None, local: set[str], since: int, ctx: CheckContext,
+        partial: bool,
     ) -> list[Measurement]:
         key = scope(self.name, account)
-        now = int(ctx.now.timestamp())
-        read = self._reader.read(key, account, now, self.feed, self.classify)
-        since, until = now - self.feed.window_seconds, now - self.opts.grace_minutes * 60
+        until = int(ctx.now.timestamp()) - self.opts.grace_minutes * 60
         pairs = [s.split(" ") for s in self._store.samples(key, "succeeded", since, _ALL, until)]
         pi_ids = {p[0] for p in pairs}
         charge_to_pi = {p[1]: p[0] for p in pairs if len(p) > 1 and p[1]}
@@ -156,12 +174,11 @@ class StripeReconciliation(FeedCheck):
             if self._status(local_id, account) != "succeeded":
                 not_succeeded.append(local_id)
         tags, limit = account_tags(account), ctx.sample_limit
-        partial = read.capped or read.covered_since > since  # Stripe's side read in part
         return [
             Measurement("stripe.reconciliation_missing_local", len(missing_local),
                         capped(tags, partial), tuple(missing_local[:limit])),
-            Measurement("stripe.reconciliation_not_succeeded", len(not_succeeded), tags,
-                        tuple(not_succeeded[:limit])),
+            Measurement("stripe.reconciliation_not_succeeded", len(not_succeeded),
+                        capped(tags, partial), tuple(not_succeeded[:limit])),
             Measurement("stripe.reconciliation_unchecked",
                         max(0, len(unmatched) - self.opts.max_lookups), tags),
         ]

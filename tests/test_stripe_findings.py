@@ -71,16 +71,19 @@ def test_an_unknown_events_cursor_recovers_on_stripes_400(
     assert ms["stripe.payments_succeeded"] == 2
 
 
-def _payments_db(tmp_path: Path, rows: list[tuple[str, str | None]]) -> Any:
+def _payments_db(
+    tmp_path: Path, rows: list[tuple[str, str | None]], at: list[int] | None = None
+) -> Any:
     engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
     md = MetaData()
     payments = Table("payments", md, Column("pi", String), Column("account", String),
                      Column("billed_at", DateTime(timezone=True)))
     md.create_all(engine)
-    billed = datetime.fromtimestamp(T0 - 3600, UTC)
+    times = at or [T0 - 3600] * len(rows)
     with engine.begin() as conn:
-        conn.execute(payments.insert(), [{"pi": p, "account": a, "billed_at": billed}
-                                         for p, a in rows])
+        conn.execute(payments.insert(), [
+            {"pi": p, "account": a, "billed_at": datetime.fromtimestamp(t, UTC)}
+            for (p, a), t in zip(rows, times, strict=True)])
     return engine
 
 
@@ -156,3 +159,22 @@ def test_a_failed_run_still_reports_its_requests(fake: Any) -> None:
                        context(T0).now, 20)
     assert result.status.label == "UNKNOWN"
     assert {m.name: m.value for m in result.measurements} == {"stripe.requests": 3}
+
+
+def test_reconciliation_compares_only_what_a_bounded_backfill_covered(
+    fake: Any, store: SqlCursorStore, tmp_path: Path
+) -> None:
+    server, url = fake
+    server.add("events", *(event(f"evt_{i:04d}", "payment_intent.succeeded", T0 - 7000 + i,
+                                 pi(i, "succeeded", T0 - 7000 + i)) for i in range(250)))
+    engine = _payments_db(tmp_path, [(f"pi_{i:05d}", None) for i in range(250)],
+                          [T0 - 7000 + i for i in range(250)])
+    query = "SELECT pi FROM payments WHERE billed_at >= :since AND billed_at < :until"
+    check = StripeReconciliation("recon", api_for(url), store, engine, ReconcileOptions(
+        type="stripe_reconciliation", query=query, backfill_max_pages=1))
+    ms = {m.name: m for m in check.collect(context(T0))}
+    # One page of events (the newest 100) read: the older local ids are not
+    # looked up one by one as if Stripe had no record of them.
+    assert not any(r.startswith("/v1/payment_intents/") for r in server.requests)
+    assert ms["stripe.reconciliation_not_succeeded"].tags == ("capped:true",)
+    assert ms["stripe.reconciliation_missing_local"].value == 0

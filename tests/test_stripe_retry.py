@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from checks.stripe_lists import PastDueOptions, SubscriptionsPastDue
-from checks.stripe_retry import Failure, RetryPolicy
 from monitor.runner import PlannedCheck, run_check
 from tests.peers.fake_stripe import api_for, context
 from tests.stripe_fixtures import fake
@@ -47,6 +46,8 @@ def test_stripe_should_retry_true_retries_a_lock_timeout(fake: Any) -> None:
 
 
 def test_back_offs_are_jittered_and_respect_retry_after() -> None:
+    from checks.stripe_retry import Failure, RetryPolicy  # here: main has no such module
+
     draws = iter([0.0, 1.0, 0.5])
     policy = RetryPolicy(network_retries=3, base=1, max_backoff=8, rand=lambda: next(draws))
     attempts: dict[str, int] = {}
