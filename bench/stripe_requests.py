@@ -1,13 +1,21 @@
-"""Stripe requests per steady-state run: the incremental Events cursor against
-a naive re-listing of the whole window, at a simulated 100,000 PaymentIntents
-a day and a 5-minute schedule.
+"""Stripe requests per run, measured against the spec-validating fake Stripe
+(tests/peers/fake_stripe.py, Stripe's list and search semantics on loopback).
 
-A local fake Stripe server (tests/peers/fake_stripe.py, Stripe's list
-semantics) holds one `payment_intent.succeeded`/`payment_failed` event and one
-PaymentIntent per payment, spread evenly. For each window: one backfill run,
-then steady runs each after 5 more minutes of payments. The naive check lists
-/v1/payment_intents created in the window (the PaymentIntents list has no
-status filter) on every run. Run: `.venv/bin/python bench/stripe_requests.py`.
+1. The grid: `payment_failure_rate` at 100,000 PaymentIntents a day, for each
+   schedule x window: the first run (the backfill of the window, by `created`,
+   `backfill_max_pages=500`) and the steady run (the incremental cursor, the
+   average of STEADY_RUNS runs, each after one more schedule interval of
+   payments), against a naive re-listing of the window's PaymentIntents.
+2. Every Stripe check at 1k / 100k / 1M PaymentIntents a day, default options,
+   a run every 5 minutes: first run and steady run. The data: one event per
+   payment (1 in 20 declined), 0.1% of a day's PaymentIntents left in each
+   stuck status, 100 past-due subscriptions, 50 open overdue invoices, 3
+   webhook endpoints, 10 events pending delivery, a dispute and a failed payout
+   an hour, and the application's records for the reconciliation.
+
+Only the history a run can reach is generated (at 1M a day: the last 2 hours;
+a backfill stops at its page bound long before). Run:
+`.venv/bin/python bench/stripe_requests.py [grid|checks]` (about 3 minutes).
 """
 
 from __future__ import annotations
@@ -22,103 +30,105 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine
 
+from bench.stripe_traffic import Traffic, app_services, naive_run
+from checks.registry import CHECK_TYPES
+from checks.stripe_base import StripeCheckOptions
 from checks.stripe_feeds import FailureRateOptions, PaymentFailureRate
 from checks.stripe_state import SqlCursorStore
-from tests.peers.fake_stripe import FakeStripe, api_for, context, event, fake_stripe
+from tests.peers.fake_stripe import api_for, context, fake_stripe
 
-PER_DAY = 100_000
-SCHEDULE = 300  # seconds
-STEADY_RUNS = 5
 T0 = 1_790_000_040
+STEADY_RUNS = 3
+SCHEDULES = (1, 5, 15, 60)  # minutes
+WINDOWS = (60, 6 * 60, 24 * 60)  # minutes
+VOLUMES = (1_000, 100_000, 1_000_000)
 
 
-class Traffic:
-    def __init__(self, fake: FakeStripe) -> None:
-        self.fake = fake
-        self.n = 0
-        self.until = 0.0
-
-    def fill(self, start: float, end: float) -> None:
-        step = 86400 / PER_DAY
-        t = max(start, self.until)
-        pis, events = [], []
-        while t < end:
-            self.n += 1
-            failed = self.n % 20 == 0
-            pi: dict[str, Any] = {
-                "id": f"pi_{self.n:09d}", "object": "payment_intent", "created": int(t),
-                "status": "requires_payment_method" if failed else "succeeded",
-                "last_payment_error": {"code": "card_declined", "decline_code": "do_not_honor"}
-                if failed else None,
-            }
-            kind = "payment_intent.payment_failed" if failed else "payment_intent.succeeded"
-            pis.append(pi)
-            events.append(event(f"evt_{self.n:09d}", kind, int(t), pi))
-            t += step
-        self.until = t
-        self.fake.add("payment_intents", *pis)
-        self.fake.add("events", *events)
-
-
-def naive_run(api: Any, now: int, window: int) -> tuple[int, float]:
-    start, before = time.perf_counter(), api.counter.total
-    failed = ok = 0
-    for page in api.pages("/v1/payment_intents", {"created": {"gte": now - window}}, None,
-                          max_pages=100_000):
-        for pi in page:
-            failed += pi["status"] == "requires_payment_method"
-            ok += pi["status"] == "succeeded"
-    return api.counter.total - before, time.perf_counter() - start
-
-
-def bench(window_minutes: int, tmp: Path) -> dict[str, float]:
-    window = window_minutes * 60
+def grid_cell(schedule: int, window: int, tmp: Path) -> dict[str, Any]:
     with fake_stripe() as (fake, url):
-        traffic = Traffic(fake)
-        traffic.fill(T0 - window - 600, T0)
-        store = SqlCursorStore(create_engine(f"sqlite:///{tmp / f'state-{window_minutes}.db'}"))
-        opts = FailureRateOptions(type="payment_failure_rate", window_minutes=window_minutes,
-                                  backfill_max_pages=500)
+        traffic = Traffic(fake, 100_000)
+        traffic.fill(T0 - window * 60 - 600, T0)
+        store = SqlCursorStore(create_engine(f"sqlite:///{tmp / f'g{schedule}-{window}.db'}"))
+        opts = FailureRateOptions(type="payment_failure_rate", window_minutes=window,
+                                  backfill_max_pages=500, max_pages=100)
         api = api_for(url)
         check = PaymentFailureRate("failure_rate", api, store, opts)
-        t = time.perf_counter()
-        check.collect(context(T0))
-        backfill = (api.counter.total, time.perf_counter() - t)
-        inc_req, inc_s, naive_req, naive_s = [], [], [], []
-        now = T0
+        first = {m.name: m for m in check.collect(context(T0))}
+        backfill = first["stripe.requests"].value
+        capped = any("capped:true" in m.tags for m in first.values())
+        steady, naive, now = [], [], T0
         for _ in range(STEADY_RUNS):
-            traffic.fill(now, now + SCHEDULE)
-            now += SCHEDULE
-            before, t = api.counter.total, time.perf_counter()
+            traffic.fill(now, now + schedule * 60)
+            now += schedule * 60
             ms = {m.name: m.value for m in check.collect(context(now))}
-            inc_req.append(api.counter.total - before)
-            inc_s.append(time.perf_counter() - t)
-            assert ms["stripe.requests"] == inc_req[-1]
-            r, s = naive_run(api, now, window)
-            naive_req.append(r)
-            naive_s.append(s)
-    return {
-        "window_min": window_minutes, "backfill_requests": backfill[0],
-        "backfill_s": backfill[1],
-        "inc_requests": sum(inc_req) / len(inc_req), "inc_s": sum(inc_s) / len(inc_s),
-        "naive_requests": sum(naive_req) / len(naive_req),
-        "naive_s": sum(naive_s) / len(naive_s),
-    }
+            steady.append(ms["stripe.requests"])
+            naive.append(naive_run(api, now, window * 60))
+        assert fake.refused == [], fake.refused
+    return {"backfill": backfill, "capped": capped, "steady": sum(steady) / len(steady),
+            "naive": sum(naive) / len(naive)}
+
+
+def grid() -> None:
+    print("payment_failure_rate, 100,000 PaymentIntents/day: requests per run "
+          "(first run (backfill) / steady run / naive re-listing)")
+    print("| schedule \\ window | " + " | ".join(f"{w // 60} h" for w in WINDOWS) + " |")
+    print("|---|" + "---|" * len(WINDOWS))
+    with tempfile.TemporaryDirectory() as d:
+        for s in SCHEDULES:
+            cells = []
+            for w in WINDOWS:
+                r = grid_cell(s, w, Path(d))
+                mark = " (capped)" if r["capped"] else ""
+                cells.append(f"{r['backfill']:.0f}{mark} / {r['steady']:.1f} / {r['naive']:.0f}")
+            print(f"| every {s} min | " + " | ".join(cells) + " |", flush=True)
+
+
+def per_check(volume: int, tmp: Path) -> dict[str, tuple[float, float, bool]]:
+    out: dict[str, tuple[float, float, bool]] = {}
+    with fake_stripe() as (fake, url):
+        traffic = Traffic(fake, volume)
+        history = 24 * 3600 + 600 if volume <= 100_000 else 2 * 3600
+        traffic.fill(T0 - history, T0)
+        traffic.static(T0)
+        services = app_services(url, tmp / f"state-{volume}.db", tmp / f"app-{volume}.db",
+                                traffic)
+        checks = {n: t.build(n, t.options(type=n), services) for n, t in CHECK_TYPES.items()
+                  if issubclass(t.options, StripeCheckOptions)}
+        first = {n: {m.name: m for m in c.collect(context(T0))} for n, c in checks.items()}
+        traffic.fill(T0, T0 + 300)
+        steady = {n: {m.name: m.value for m in c.collect(context(T0 + 300))}
+                  for n, c in checks.items()}
+        for n in checks:
+            capped = first[n]["stripe.capped_counts"].value > 0 or steady[n][
+                "stripe.capped_counts"] > 0
+            out[n] = (first[n]["stripe.requests"].value, steady[n]["stripe.requests"], capped)
+        assert fake.refused == [], fake.refused
+    return out
+
+
+def checks_table() -> None:
+    print("Every Stripe check, default options, a run every 5 min: requests per run "
+          "(first run / steady run; * = a count was capped)")
+    print("| check | " + " | ".join(f"{v:,} PI/day" for v in VOLUMES) + " |")
+    print("|---|" + "---|" * len(VOLUMES))
+    with tempfile.TemporaryDirectory() as d:
+        results = {v: per_check(v, Path(d)) for v in VOLUMES}
+    for name in sorted(results[VOLUMES[0]]):
+        cells = []
+        for v in VOLUMES:
+            first, steady, capped = results[v][name]
+            cells.append(f"{first:.0f} / {steady:.0f}{' *' if capped else ''}")
+        print(f"| `{name}` | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
-    print(f"{PER_DAY} PaymentIntents/day, a run every {SCHEDULE // 60} min, "
-          f"{STEADY_RUNS} steady runs averaged")
-    print("| window | backfill (req / s) | incremental run (req / s) | naive run (req / s) "
-          "| fewer requests |")
-    print("|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as d:
-        for minutes in (60, 6 * 60, 24 * 60):
-            r = bench(minutes, Path(d))
-            print(f"| {minutes // 60} h | {r['backfill_requests']:.0f} / {r['backfill_s']:.2f} "
-                  f"| {r['inc_requests']:.1f} / {r['inc_s']:.3f} "
-                  f"| {r['naive_requests']:.1f} / {r['naive_s']:.3f} "
-                  f"| {r['naive_requests'] / r['inc_requests']:.1f}x |", flush=True)
+    what = sys.argv[1:] or ["grid", "checks"]
+    start = time.perf_counter()
+    if "grid" in what:
+        grid()
+    if "checks" in what:
+        checks_table()
+    print(f"({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,10 @@
 """One Stripe client for all Stripe checks: stripe-python's `StripeClient` over
-its HTTPX transport, with every HTTP request counted and 429s backed off.
-
-stripe-python retries 5xx and network errors itself (`max_network_retries`,
-set explicitly: its default is none) but retries a 429 only when Stripe sends
-`Stripe-Should-Retry: true`, and ignores Retry-After. So rate limits are ours:
-a bounded number of back-offs honouring Retry-After, then `StripeUnavailable`,
-which the runner turns into UNKNOWN. The API key never leaves this module: it
-is not in any message we build, and Stripe's own messages are not copied.
+its HTTPX transport, with every HTTP request counted, and one retry policy,
+ours (checks/stripe_retry.py): stripe-python's own retries are switched off,
+since it ignores Retry-After and cannot see the check's deadline, and two
+policies stacked would multiply the attempts. The API key never leaves this
+module: it is not in any message we build, and Stripe's own messages are not
+copied.
 """
 
 from __future__ import annotations
@@ -20,16 +18,21 @@ from typing import Any
 import stripe
 
 from checks.stripe_config import API_KEY_ENV, StripeSection
+from checks.stripe_retry import Failure, Rand, RetryPolicy
 from monitor.errors import ConfigError
 
 
 class StripeUnavailable(Exception):
-    """Stripe could not answer. `transient` means the next run may succeed."""
+    """Stripe could not answer. `transient` means the next run may succeed;
+    `param` is the request parameter a 400 names (Stripe's `error.param`)."""
 
-    def __init__(self, message: str, *, transient: bool = True, status: int = 0) -> None:
+    def __init__(
+        self, message: str, *, transient: bool = True, status: int = 0, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.status = status  # the HTTP status, 0 when there was no response
+        self.param = param
 
 
 class RequestCounter:
@@ -71,15 +74,6 @@ class CountingHTTPXClient(stripe.HTTPXClient):
 Sleep = Callable[[float], None]
 
 
-def _retry_after(err: stripe.RateLimitError) -> float | None:
-    headers = err.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 class StripeApi:
     """GETs against Stripe returning plain dicts (the API reference's shapes)."""
 
@@ -88,8 +82,7 @@ class StripeApi:
         client: stripe.StripeClient,
         counter: RequestCounter,
         *,
-        rate_limit_retries: int = 2,
-        max_backoff_seconds: float = 10.0,
+        policy: RetryPolicy | None = None,
         accounts: tuple[str, ...] = (),
         sleep: Sleep = time.sleep,
         http: stripe.HTTPClient | None = None,
@@ -97,9 +90,9 @@ class StripeApi:
         self.client = client
         self._http = http
         self.counter = counter
+        self.connected: tuple[str, ...] = accounts
         self.accounts: tuple[str | None, ...] = accounts or (None,)
-        self._retries = rate_limit_retries
-        self._max_backoff = max_backoff_seconds
+        self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._local = threading.local()
 
@@ -114,46 +107,21 @@ class StripeApi:
 
     def get(self, path: str, params: Mapping[str, Any], account: str | None) -> dict[str, Any]:
         opts: dict[str, Any] = {"stripe_account": account} if account else {}
-        attempt = 0
+        attempts: dict[str, int] = {}
         while True:
             try:
-                resp = self.client.raw_request("get", path, **params, **opts)
-                data = resp.data
+                data = self.client.raw_request("get", path, **params, **opts).data
                 if not isinstance(data, dict):
                     raise StripeUnavailable(f"Stripe GET {path}: not a JSON object")
                 return data
-            except stripe.RateLimitError as err:
-                if attempt >= self._retries:
-                    raise StripeUnavailable(
-                        f"Stripe GET {path}: rate limited (429) after {attempt + 1} attempt(s)"
-                    ) from None
-                attempt += 1
-                wait = min(_retry_after(err) or 0.5 * 2**attempt, self._max_backoff)
-                deadline = getattr(self._local, "deadline", None)
-                if deadline is not None and time.monotonic() + wait > deadline:
-                    raise StripeUnavailable(
-                        f"Stripe GET {path}: rate limited (429); waiting {wait:g}s would pass "
-                        "the check's deadline"
-                    ) from None
-                self._sleep(wait)
-            except stripe.AuthenticationError:
-                raise StripeUnavailable(
-                    f"Stripe GET {path}: the API key was refused (401)", transient=False
-                ) from None
-            except stripe.PermissionError:
-                raise StripeUnavailable(
-                    f"Stripe GET {path}: the restricted key lacks read permission (403)",
-                    transient=False,
-                ) from None
-            except stripe.APIConnectionError:
-                raise StripeUnavailable(f"Stripe GET {path}: network error or timeout") from None
             except stripe.StripeError as err:
-                code = f" {err.code}" if err.code else ""
-                raise StripeUnavailable(
-                    f"Stripe GET {path}: HTTP {err.http_status}{code}",
-                    transient=(err.http_status or 500) >= 500,
-                    status=err.http_status or 0,
-                ) from None
+                failure = _failure(err)
+                deadline = getattr(self._local, "deadline", None)
+                left = float("inf") if deadline is None else deadline - time.monotonic()
+                decision = self.policy.decide(failure, attempts, left)
+                if decision.wait is None:
+                    raise _unavailable(path, err, decision.reason) from None
+                self._sleep(decision.wait)
 
     def pages(
         self, path: str, params: Mapping[str, Any], account: str | None, *, max_pages: int
@@ -173,8 +141,39 @@ class StripeApi:
             self._http.close()  # type: ignore[no-untyped-call]
 
 
+def _failure(err: stripe.StripeError) -> Failure:
+    if isinstance(err, stripe.APIConnectionError):
+        return Failure(0 if err.should_retry else 400)  # should_retry: timeouts, resets
+    return Failure(err.http_status or 0, err.headers)
+
+
+def _unavailable(path: str, err: stripe.StripeError, reason: str) -> StripeUnavailable:
+    """Our own words for what happened, never Stripe's message (it may quote the key)."""
+    at = f"Stripe GET {path}"
+    tail = f" {reason}" if reason.startswith("after") else f"; {reason}"
+    tail = "" if reason == "not retryable" else tail
+    status = err.http_status or 0
+    if isinstance(err, stripe.AuthenticationError):
+        return StripeUnavailable(f"{at}: the API key was refused (401)", transient=False,
+                                 status=401)
+    if isinstance(err, stripe.PermissionError):
+        return StripeUnavailable(f"{at}: the restricted key lacks read permission (403)",
+                                 transient=False, status=403)
+    if isinstance(err, stripe.APIConnectionError):
+        return StripeUnavailable(f"{at}: network error or timeout{tail}")
+    if status == 429:
+        return StripeUnavailable(f"{at}: rate limited (429){tail}", status=429)
+    code = f" {err.code}" if err.code else ""
+    param = getattr(err, "param", None)
+    named = f" (param {param})" if param else ""
+    return StripeUnavailable(f"{at}: HTTP {status}{code}{named}{tail}",
+                             transient=status >= 500 or status in (409, 429), status=status,
+                             param=param)
+
+
 def build_stripe_api(
-    section: StripeSection, env: Mapping[str, str], sleep: Sleep = time.sleep
+    section: StripeSection, env: Mapping[str, str], sleep: Sleep = time.sleep,
+    rand: Rand | None = None,
 ) -> StripeApi:
     key = env.get(API_KEY_ENV, "")
     if not key:
@@ -188,13 +187,16 @@ def build_stripe_api(
         key,
         http_client=http,
         base_addresses={"api": section.api_base},
-        max_network_retries=section.max_network_retries,
+        max_network_retries=0,  # ours is the only retry policy (checks/stripe_retry.py)
     )
+    policy = RetryPolicy(section.max_network_retries, section.rate_limit_retries,
+                         max_backoff=section.max_backoff_seconds)
+    if rand is not None:
+        policy.rand = rand
     return StripeApi(
         client,
         counter,
-        rate_limit_retries=section.rate_limit_retries,
-        max_backoff_seconds=section.max_backoff_seconds,
+        policy=policy,
         accounts=section.accounts,
         sleep=sleep,
         http=http,

@@ -8,6 +8,12 @@ next run and de-duplicated by id. First run (or a cursor Stripe no longer
 knows, or one older than its 30-day event retention): `created[gte]` with a
 bounded number of pages (the backfill). Each new event is classified into
 count keys and sample ids, kept per minute in the CursorStore.
+
+Stripe answers `ending_before=<an id it does not know>` (a key switched from
+test to live mode, a restored state store, an event past retention) with a 400
+invalid_request_error whose `param` is `ending_before` (a 404 from older
+behaviour is taken the same way): the read falls back to the backfill.
+A read that stops at its page bound with more to read says so (`capped`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ class ReadResult:
     new_events: int
     covered_since: int  # the window before this is not (yet) in the counts
     mode: str  # "incremental" | "backfill"
+    capped: bool = False  # stopped at the page bound: newer events wait for the next run
+
+
+def unknown_cursor(exc: StripeUnavailable) -> bool:
+    """Stripe no longer knows the event we page from."""
+    return exc.status == 404 or (exc.status == 400 and exc.param == "ending_before")
 
 
 def _created_since(cursor: Cursor | None, now: int, opts: FeedOptions) -> int | None:
@@ -57,34 +69,44 @@ class EventReader:
         self._api = api
         self._store = store
 
-    def _newer_than(self, cursor_id: str, account: str | None, opts: FeedOptions) -> list[Event]:
-        """Pages go oldest to newest; each page is newest first. Returns newest first."""
+    def _newer_than(
+        self, cursor_id: str, account: str | None, opts: FeedOptions
+    ) -> tuple[list[Event], bool]:
+        """Pages go oldest to newest; each page is newest first. Returns newest
+        first, and whether more were left at the page bound."""
         pages: list[list[Event]] = []
         params: dict[str, Any] = {"limit": 100, "types": list(opts.types)}
         before = cursor_id
+        more = False
         for _ in range(opts.max_pages):
             page = self._api.get("/v1/events", {**params, "ending_before": before}, account)
             data: list[Event] = page.get("data", [])
+            more = bool(page.get("has_more")) and bool(data)
             if data:
                 pages.append(data)
                 before = data[0]["id"]
-            if not page.get("has_more") or not data:
+            if not more:
                 break
-        return [e for page in reversed(pages) for e in page]
+        return [e for page in reversed(pages) for e in page], more
 
     def _created(
         self, since: int, account: str | None, opts: FeedOptions
     ) -> tuple[list[Event], int]:
         """Newest first from `since`; returns the events and the time they cover from."""
-        params = {"types": list(opts.types), "created": {"gte": since}}
+        query: dict[str, Any] = {"limit": 100, "types": list(opts.types),
+                                 "created": {"gte": since}}
         out: list[Event] = []
-        pages = 0
-        limit = opts.backfill_max_pages
-        for page in self._api.pages("/v1/events", params, account, max_pages=limit):
-            out.extend(page)
-            pages += 1
-        truncated = pages == opts.backfill_max_pages and len(out) == 100 * pages
-        return out, int(out[-1]["created"]) if truncated and out else since
+        more = False
+        for _ in range(opts.backfill_max_pages):
+            page = self._api.get("/v1/events", query, account)
+            data: list[Event] = page.get("data", [])
+            out.extend(data)
+            more = bool(page.get("has_more")) and bool(data)
+            if not more:
+                break
+            query = {**query, "starting_after": data[-1]["id"]}
+        # Stopped at the bound: the counts cover the window from the oldest read on.
+        return out, int(out[-1]["created"]) if more else since
 
     def read(
         self, scope: str, account: str | None, now: int, opts: FeedOptions, classify: Classifier
@@ -93,10 +115,11 @@ class EventReader:
         since = _created_since(cursor, now, opts)
         if since is None and cursor is not None and cursor.event_id is not None:
             try:
-                events = self._newer_than(cursor.event_id, account, opts)
-                return self._commit(scope, cursor, events, now, opts, classify, "incremental")
+                events, more = self._newer_than(cursor.event_id, account, opts)
+                result = self._commit(scope, cursor, events, now, opts, classify, "incremental")
+                return ReadResult(result.new_events, result.covered_since, result.mode, more)
             except StripeUnavailable as exc:
-                if exc.status != 404:  # 404: the cursor event is gone; fall back below
+                if not unknown_cursor(exc):
                     raise
                 since = max(now - opts.window_seconds, cursor.event_created)
         assert since is not None

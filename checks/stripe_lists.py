@@ -1,37 +1,30 @@
 """Checks counted with Stripe's own filters (search and list filters), one or
 a few requests per run: stuck_payment_intents, subscriptions_past_due,
-webhook_health, invoice_payment_failures."""
+invoice_payment_failures (webhook_health lives in checks/stripe_webhooks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from checks.base import CheckType, Services
-from checks.stripe_base import StripeCheck, StripeCheckOptions, account_tags
+from checks.stripe_base import StripeCheck, StripeCheckOptions, account_tags, capped
 from checks.stripe_client import StripeApi
+from checks.stripe_counts import Count, count_list, count_search
 from checks.stripe_feeds import FeedCheck, FeedCheckOptions, Samples
 from checks.stripe_state import CursorStore
+from checks.stripe_webhooks import WEBHOOK_HEALTH, WebhookHealth, WebhookOptions
 from monitor.thresholds import Thresholds
 from monitor.types import CheckContext, Measurement
 
+__all__ = ["WEBHOOK_HEALTH", "WebhookHealth", "WebhookOptions", "count_list"]
 STUCK_STATUSES = ("requires_action", "processing", "requires_capture")
 
 
-def count_list(
-    api: StripeApi, path: str, params: dict[str, Any], account: str | None, max_pages: int,
-    keep: Callable[[dict[str, Any]], bool] | None = None,
-) -> tuple[int, list[str]]:
-    """Objects a filtered list returns (capped at max_pages pages), and their ids."""
-    n, ids = 0, []
-    for page in api.pages(path, params, account, max_pages=max_pages):
-        for obj in page:
-            if keep is None or keep(obj):
-                n += 1
-                ids.append(str(obj["id"]))
-    return n, ids
+def _measurement(name: str, c: Count, tags: tuple[str, ...], limit: int) -> Measurement:
+    return Measurement(name, c.n, capped(tags, c.capped), c.ids[:limit])
 
 
 class StuckOptions(StripeCheckOptions):
@@ -43,8 +36,10 @@ class StuckOptions(StripeCheckOptions):
 
 
 class StuckPaymentIntents(StripeCheck):
-    """Search API: `status:'X' AND created<T`, total_count expanded: one
-    request per status (search data may lag by a minute; ages are longer)."""
+    """Search API, `status:'X' AND created<T`, paged (100 a page, `page`) up to
+    `max_pages` per status: Stripe gives no total for a search, so a count
+    that reaches the bound is capped. Search data may lag by a minute; the
+    ages judged are longer."""
 
     def __init__(self, name: str, api: StripeApi, options: StuckOptions) -> None:
         super().__init__(name, api)
@@ -54,17 +49,11 @@ class StuckPaymentIntents(StripeCheck):
         before = int(ctx.now.timestamp()) - self.options.min_age_minutes * 60
         out = []
         for status in self.options.statuses:
-            page = self.api.get(
-                "/v1/payment_intents/search",
-                {"query": f"status:'{status}' AND created<{before}",
-                 "limit": max(1, min(ctx.sample_limit, 100)), "expand": ["total_count"]},
-                account,
-            )
-            data = page.get("data", [])
-            total = page.get("total_count", len(data))
-            ids = tuple(str(p["id"]) for p in data[: ctx.sample_limit])
+            c = count_search(self.api, "/v1/payment_intents/search",
+                             f"status:'{status}' AND created<{before}", account,
+                             self.options.max_pages)
             tags = (*account_tags(account), f"status:{status}")
-            out.append(Measurement("stripe.stuck_payment_intents", total, tags, ids))
+            out.append(_measurement("stripe.stuck_payment_intents", c, tags, ctx.sample_limit))
         return out
 
 
@@ -82,52 +71,11 @@ class SubscriptionsPastDue(StripeCheck):
     def measure(self, account: str | None, ctx: CheckContext) -> list[Measurement]:
         out = []
         for status in ("past_due", "unpaid"):
-            n, ids = count_list(self.api, "/v1/subscriptions", {"status": status}, account,
-                                self.options.max_pages)
+            c = count_list(self.api, "/v1/subscriptions", {"status": status}, account,
+                           self.options.max_pages)
             tags = (*account_tags(account), f"status:{status}")
-            out.append(Measurement("stripe.subscriptions_past_due", n, tags,
-                                   tuple(ids[: ctx.sample_limit])))
+            out.append(_measurement("stripe.subscriptions_past_due", c, tags, ctx.sample_limit))
         return out
-
-
-class WebhookOptions(StripeCheckOptions):
-    judged: ClassVar[tuple[str, ...]] = (
-        "stripe.webhook_endpoints_disabled", "stripe.events_undelivered",
-    )
-    undelivered_age_minutes: int = Field(default=30, ge=1, description="pending longer is late")
-    lookback_hours: int = Field(default=24, ge=1, le=30 * 24, description="how far back to look")
-    thresholds: Thresholds = Field(default=Thresholds(critical=0))
-    description: str = "Disabled webhook endpoints and events not delivered in time"
-
-
-class WebhookHealth(StripeCheck):
-    def __init__(self, name: str, api: StripeApi, options: WebhookOptions) -> None:
-        super().__init__(name, api)
-        self.options = options
-
-    def measure(self, account: str | None, ctx: CheckContext) -> list[Measurement]:
-        tags = account_tags(account)
-        o = self.options
-        n_disabled, disabled = count_list(
-            self.api, "/v1/webhook_endpoints", {}, account, o.max_pages,
-            keep=lambda e: e.get("status") == "disabled",
-        )
-        now = int(ctx.now.timestamp())
-        params = {
-            "delivery_success": "false",
-            "created": {"lte": now - o.undelivered_age_minutes * 60,
-                        "gte": now - o.lookback_hours * 3600},
-        }
-        n_late, late = count_list(
-            self.api, "/v1/events", params, account, o.max_pages,
-            keep=lambda e: (e.get("pending_webhooks") or 0) > 0,
-        )
-        limit = ctx.sample_limit
-        return [
-            Measurement("stripe.webhook_endpoints_disabled", n_disabled, tags,
-                        tuple(disabled[:limit])),
-            Measurement("stripe.events_undelivered", n_late, tags, tuple(late[:limit])),
-        ]
 
 
 class InvoiceOptions(FeedCheckOptions):
@@ -155,21 +103,17 @@ class InvoicePaymentFailures(FeedCheck):
 
     def measure(self, account: str | None, ctx: CheckContext) -> list[Measurement]:
         out = super().measure(account, ctx)
-        now = int(ctx.now.timestamp())
-        n, ids = count_list(
-            self.api, "/v1/invoices", {"status": "open", "due_date": {"lt": now}}, account,
-            self.options.max_pages,
-        )
-        out.append(Measurement("stripe.invoices_past_due", n, account_tags(account),
-                               tuple(ids[: ctx.sample_limit])))
+        now, tags, limit = int(ctx.now.timestamp()), account_tags(account), ctx.sample_limit
+        c = count_list(self.api, "/v1/invoices", {"status": "open", "due_date": {"lt": now}},
+                       account, self.options.max_pages)
+        out.append(_measurement("stripe.invoices_past_due", c, tags, limit))
         # Open invoices Stripe already tried to charge automatically, and failed.
-        n, ids = count_list(
+        c = count_list(
             self.api, "/v1/invoices",
             {"status": "open", "collection_method": "charge_automatically"}, account,
             self.options.max_pages, keep=lambda i: (i.get("attempt_count") or 0) > 0,
         )
-        out.append(Measurement("stripe.invoices_failed_attempts", n, account_tags(account),
-                               tuple(ids[: ctx.sample_limit])))
+        out.append(_measurement("stripe.invoices_failed_attempts", c, tags, limit))
         return out
 
 
@@ -179,10 +123,6 @@ def build_stuck(name: str, o: StuckOptions, s: Services) -> StuckPaymentIntents:
 
 def build_past_due(name: str, o: PastDueOptions, s: Services) -> SubscriptionsPastDue:
     return SubscriptionsPastDue(name, s.stripe_client(), o)
-
-
-def build_webhooks(name: str, o: WebhookOptions, s: Services) -> WebhookHealth:
-    return WebhookHealth(name, s.stripe_client(), o)
 
 
 def build_invoices(name: str, o: InvoiceOptions, s: Services) -> InvoicePaymentFailures:
@@ -196,10 +136,6 @@ STUCK_PAYMENT_INTENTS = CheckType(
 )
 SUBSCRIPTIONS_PAST_DUE = CheckType(
     "subscriptions_past_due", PastDueOptions, build_past_due, "past_due and unpaid subscriptions"
-)
-WEBHOOK_HEALTH = CheckType(
-    "webhook_health", WebhookOptions, build_webhooks,
-    "disabled webhook endpoints, events undelivered past an age",
 )
 INVOICE_PAYMENT_FAILURES = CheckType(
     "invoice_payment_failures", InvoiceOptions, build_invoices,

@@ -8,6 +8,14 @@ PaymentIntents (`pi_`) or, from older integrations, Charges (`ch_`): a charge
 is matched through its PaymentIntent, looked up when needed (capped per run).
 Reported: succeeded in Stripe with no local record (older than a grace
 period), and local records whose PaymentIntent is not succeeded.
+
+Connect: with `[stripe].accounts`, the query returns the account each payment
+belongs to as its second column (`acct_...`; NULL for the platform), and each
+local id is looked up only in its own account (an id looked up in another
+account is a 404 there, which would read as "not succeeded"). Ids of an
+account not in `[stripe].accounts` are counted in
+`stripe.reconciliation_unmonitored`, never looked up. A one-column query is
+read as the payments of the only account checked; with several, it is an error.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from sqlalchemy import DateTime, Engine, bindparam, text
 from checks.base import CheckType, Services
 from checks.deadline import database_deadline
 from checks.sql import bind_names
-from checks.stripe_base import account_tags, scope
+from checks.stripe_base import account_tags, capped, scope
 from checks.stripe_client import StripeApi, StripeUnavailable
 from checks.stripe_events import Event
 from checks.stripe_feeds import FeedCheck, FeedCheckOptions, Samples, event_object
@@ -80,13 +88,28 @@ class StripeReconciliation(FeedCheck):
         pi = event_object(event)
         return [("succeeded", f"{pi.get('id')} {_charge_id(pi)}")]
 
-    def _local_ids(self, since: int, until: int, ctx: CheckContext) -> set[str]:
+    def _local_ids(
+        self, since: int, until: int, ctx: CheckContext
+    ) -> dict[str | None, set[str]]:
+        """Local ids by the account they belong to (None: the platform)."""
         params = {"since": datetime.fromtimestamp(since, UTC),
                   "until": datetime.fromtimestamp(until, UTC)}
         with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
-            ids = {str(i) for i in conn.execute(self._query, params).scalars() if i}
+            rows = [tuple(r) for r in conn.execute(self._query, params)]
             conn.rollback()
-        return ids
+        scopes = self.api.accounts
+        out: dict[str | None, set[str]] = {}
+        for row in rows:
+            if not row or not row[0]:
+                continue
+            if len(row) == 1 and len(scopes) > 1:
+                raise ValueError(
+                    "stripe_reconciliation: with several [stripe].accounts the query must "
+                    "return each payment's account (acct_..., NULL for the platform) as its "
+                    "second column")
+            account = scopes[0] if len(row) == 1 else (str(row[1]) if row[1] else None)
+            out.setdefault(account, set()).add(str(row[0]))
+        return out
 
     def _status(self, local_id: str, account: str | None) -> str:
         """The PaymentIntent status behind a pi_ or ch_ id (a charge without one: its own)."""
@@ -103,15 +126,46 @@ class StripeReconciliation(FeedCheck):
                 return "missing"
             raise
 
-    def measure(self, account: str | None, ctx: CheckContext) -> list[Measurement]:
-        key = scope(self.name, account)
+    def measure_all(self, ctx: CheckContext) -> list[Measurement]:
         now = int(ctx.now.timestamp())
-        self._reader.read(key, account, now, self.feed, self.classify)
-        since, until = now - self.feed.window_seconds, now - self.opts.grace_minutes * 60
+        window_start = now - self.feed.window_seconds
+        until = now - self.opts.grace_minutes * 60
+        # Stripe's side first: a local id is compared only over the span its
+        # account's events were read for (a bounded backfill covers less than
+        # the window at first; ids older than that would all need lookups).
+        covered: dict[str | None, tuple[int, bool]] = {}
+        for account in self.api.accounts:
+            read = self._reader.read(scope(self.name, account), account, now, self.feed,
+                                     self.classify)
+            covered[account] = (max(window_start, read.covered_since), read.capped)
+        local: dict[str | None, set[str]] = {}
+        others: set[str] = set()  # ids of accounts not checked, over the widest span
+        for n, since in enumerate(sorted({c[0] for c in covered.values()})):
+            rows = self._local_ids(since, until, ctx)
+            for account, ids in rows.items():
+                if account in covered and covered[account][0] == since:
+                    local[account] = ids
+                elif account not in covered and n == 0:
+                    others |= ids
+        out: list[Measurement] = []
+        for account in self.api.accounts:
+            since, partial = covered[account]
+            out += self._account(account, local.get(account, set()), since, ctx,
+                                 partial or since > window_start)
+        other = sorted(others)
+        out.append(Measurement("stripe.reconciliation_unmonitored", len(other), (),
+                               tuple(other[: ctx.sample_limit])))
+        return out
+
+    def _account(
+        self, account: str | None, local: set[str], since: int, ctx: CheckContext,
+        partial: bool,
+    ) -> list[Measurement]:
+        key = scope(self.name, account)
+        until = int(ctx.now.timestamp()) - self.opts.grace_minutes * 60
         pairs = [s.split(" ") for s in self._store.samples(key, "succeeded", since, _ALL, until)]
         pi_ids = {p[0] for p in pairs}
         charge_to_pi = {p[1]: p[0] for p in pairs if len(p) > 1 and p[1]}
-        local = self._local_ids(since, until, ctx)
         local_pis = {charge_to_pi.get(i, i) for i in local}
         missing_local = sorted(pi_ids - local_pis)
         unmatched = sorted(i for i in local if charge_to_pi.get(i, i) not in pi_ids)
@@ -121,10 +175,10 @@ class StripeReconciliation(FeedCheck):
                 not_succeeded.append(local_id)
         tags, limit = account_tags(account), ctx.sample_limit
         return [
-            Measurement("stripe.reconciliation_missing_local", len(missing_local), tags,
-                        tuple(missing_local[:limit])),
-            Measurement("stripe.reconciliation_not_succeeded", len(not_succeeded), tags,
-                        tuple(not_succeeded[:limit])),
+            Measurement("stripe.reconciliation_missing_local", len(missing_local),
+                        capped(tags, partial), tuple(missing_local[:limit])),
+            Measurement("stripe.reconciliation_not_succeeded", len(not_succeeded),
+                        capped(tags, partial), tuple(not_succeeded[:limit])),
             Measurement("stripe.reconciliation_unchecked",
                         max(0, len(unmatched) - self.opts.max_lookups), tags),
         ]

@@ -108,9 +108,12 @@ def run_check(
     except Exception as exc:
         error = describe_error(exc)
         log.warning("check %s could not run: %s", planned.check.name, error)
+        # What a failed run still measured (e.g. the Stripe requests it made) is
+        # reported with it, as an exception's `measurements`; it decides no status.
+        partial = [Evaluation(m, Status.OK) for m in getattr(exc, "measurements", ())]
         return CheckResult(
-            planned.check.name, Status.UNKNOWN, (), time.monotonic() - started, now, period,
-            error=error, tags=tags,
+            planned.check.name, Status.UNKNOWN, tuple(partial), time.monotonic() - started, now,
+            period, error=error, tags=tags,
         )
     worst = max((e.status for e in evaluations), default=Status.OK)
     return CheckResult(

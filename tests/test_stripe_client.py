@@ -44,13 +44,26 @@ def test_429_backs_off_with_retry_after_then_succeeds(fake: Any) -> None:
     server, url = fake
     sleeps: list[float] = []
     api = api_for(url, sleeps, rate_limit_retries=2, max_backoff_seconds=10)
-    server.faults += [("429", 7), ("429", 30)]
+    server.faults += [("429", 7), ("429", 0)]
     result = past_due(api).collect(context(T0))
-    assert sleeps == [7, 10]  # Retry-After honoured, capped at max_backoff_seconds
+    # Retry-After is a floor; without it, exponential back-off (jitter at its maximum here).
+    assert sleeps == [7, 1.0]
     by_name = {(m.name, m.tags): m.value for m in result}
     assert by_name[("stripe.subscriptions_past_due", ("status:past_due",))] == 3
     assert by_name[("stripe.requests", ())] == 4  # two refused, then two lists
     assert api.counter.total == 4
+
+
+def test_a_retry_after_longer_than_the_back_off_cap_gives_up_rather_than_come_early(
+    fake: Any,
+) -> None:
+    server, url = fake
+    sleeps: list[float] = []
+    server.faults.append(("429", 30))
+    result = run(past_due(api_for(url, sleeps, max_backoff_seconds=10)))
+    assert result.status is Status.UNKNOWN
+    assert "Retry-After 30s exceeds max_backoff_seconds" in (result.error or "")
+    assert sleeps == [] and len(server.requests) == 1
 
 
 def test_persistent_429_is_unknown_and_bounded(fake: Any) -> None:
@@ -75,12 +88,14 @@ def test_a_back_off_past_the_check_deadline_gives_up_at_once(fake: Any) -> None:
     assert sleeps == [] and len(server.requests) == 1
 
 
-def test_a_500_is_retried_by_stripe_python_then_succeeds(fake: Any) -> None:
+def test_a_500_is_retried_once_by_our_policy_then_succeeds(fake: Any) -> None:
     server, url = fake
-    api = api_for(url, max_network_retries=1)
+    sleeps: list[float] = []
+    api = api_for(url, sleeps, max_network_retries=1)
     server.faults.append(("500", 0))
     result = past_due(api).collect(context(T0))
     assert {m.name: m.value for m in result}["stripe.requests"] == 3  # 500, retry, unpaid
+    assert sleeps == [0.5]
 
 
 def test_a_persistent_500_is_unknown(fake: Any) -> None:

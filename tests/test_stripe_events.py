@@ -111,7 +111,7 @@ def test_same_second_events_are_counted_once_and_late_ones_are_not_missed(
     late = {"id": "pi_late", "object": "payment_intent", "created": T0 - 2,
             "status": "requires_payment_method",
             "last_payment_error": {"code": "card_declined", "decline_code": "fraudulent"}}
-    server.objects["events"].insert(5, event("evt_late", "payment_intent.payment_failed",
+    server.store("events").insert(5, event("evt_late", "payment_intent.payment_failed",
                                              T0 - 2, late))
     second = values(list(c.collect(context(T0 + 1))))
     assert second["stripe.payments_succeeded"] == 9
@@ -127,7 +127,8 @@ def test_a_cursor_stripe_no_longer_knows_falls_back_to_created(
         pays.add(T0 - 100 + min(i, 7) * 5)  # the last three share a second
     c = check(url, store)
     c.collect(context(T0))
-    server.objects["events"] = [e for e in server.objects["events"] if e["id"] != "evt_000010"]
+    events = server.store("events")
+    events.remove(next(e for e in events if e["id"] == "evt_000010"))
     pays.add(T0 + 50)
     server.requests.clear()
     result = values(list(c.collect(context(T0 + 60))))
@@ -181,7 +182,10 @@ def test_a_rate_limit_mid_read_commits_nothing_and_the_next_run_recovers(
 
 def test_each_connect_account_has_its_own_cursor(fake: Any, store: SqlCursorStore) -> None:
     server, url = fake
-    Payments(server).add(T0 - 30)
+    pi = {"id": "pi_1", "object": "payment_intent", "created": T0 - 30, "status": "succeeded"}
+    for acct in ("acct_1Aa", "acct_2Bb"):  # each account's own events
+        server.add("events", event(f"evt_{acct}", "payment_intent.succeeded", T0 - 30, pi),
+                   account=acct)
     options = FailureRateOptions(type="payment_failure_rate", min_volume=1)
     api = api_for(url, accounts=("acct_1Aa", "acct_2Bb"))
     c = PaymentFailureRate("failures", api, store, options)

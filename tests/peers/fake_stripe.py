@@ -4,9 +4,11 @@ It implements Stripe's list semantics exactly where the checks rely on them:
 newest first, `limit`, `starting_after`, `ending_before` (the page of objects
 just newer than the cursor, still newest first, `has_more` towards newer),
 `created`/`due_date` ranges, `types[]`, `status`, `delivery_success=false`,
-the search API's `status:'x' AND created<N` with `expand[]=total_count`, and
-Stripe's error bodies (404 resource_missing). Faults are queued per request:
-429 (Retry-After, Stripe-Should-Retry), 500, and a delay (for timeouts).
+the search API (Stripe's query language, `page`/`next_page`, no `total_count`),
+per-account data (`Stripe-Account`), and Stripe's error bodies. Every request
+is first checked against Stripe's OpenAPI specification
+(tests/peers/stripe_spec.py): what Stripe refuses, it refuses the same way, and
+keeps in `refused`. Faults are queued per request (tests/peers/fake_stripe_http.py).
 
 With `upstream` (a localstripe URL), events, PaymentIntents and charges come
 from localstripe on every request, so the real payment logic (declines, 3-D
@@ -15,61 +17,60 @@ Secure) is localstripe's and only the missing API features are ours.
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from tests.peers.stripe_search import parse
+from tests.peers.stripe_spec import Error, check, decode, invalid
 
 Obj = dict[str, Any]
 _PROXIED = ("events", "payment_intents", "charges")
 _OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
         "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+# Filters this fake implements; a parameter Stripe accepts but the fake does
+# not implement is a 500, so that no test passes on a filter ignored.
+_LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "due_date", "types",
+                "type", "status", "collection_method", "delivery_success"}
+_SINGULAR = {"events": "event", "payment_intents": "payment_intent", "charges": "charge",
+             "invoices": "invoice", "subscriptions": "subscription",
+             "webhook_endpoints": "webhook_endpoint"}
 
 
 def parse_query(query: str) -> dict[str, Any]:
     """`types[0]=a&types[]=b&created[gte]=1` -> {'types': [a, b], 'created': {'gte': '1'}}."""
-    out: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if "[" in key:
-            base, sub = key.split("[", 1)
-            sub = sub.rstrip("]")
-            if sub == "" or sub.isdigit():
-                out.setdefault(base, []).append(value)
-            else:
-                out.setdefault(base, {})[sub] = value
-        else:
-            out[key] = value
-    return out
+    from urllib.parse import parse_qsl
+
+    return decode(parse_qsl(query, keep_blank_values=True))
 
 
-def error(status: int, code: str, message: str, param: str | None = None) -> tuple[int, Obj]:
-    body = {"type": "invalid_request_error", "code": code, "message": message}
-    if param:
-        body["param"] = param
-    return status, {"error": body}
+def error(status: int, code: str, message: str, param: str | None = None) -> Error:
+    _, body = invalid(message, param, code)
+    return status, body
 
 
 class FakeStripe:
     def __init__(self, upstream: str | None = None) -> None:
-        self.objects: dict[str, list[Obj]] = {}  # resource -> oldest first
-        self.faults: list[tuple[str, float]] = []  # ("429"|"500"|"401"|"delay", arg)
+        self.objects: dict[tuple[str | None, str], list[Obj]] = {}  # oldest first
+        self.faults: list[tuple[str, float]] = []  # see fake_stripe_http.respond
         self.requests: list[str] = []
         self.accounts: list[str | None] = []  # the Stripe-Account header of each request
+        self.refused: list[tuple[str, Obj]] = []  # (request, error body) the spec refused
         self.upstream = upstream
-        self._indexes: dict[str, tuple[tuple[int, int, str | None], dict[str, int]]] = {}
+        self._indexes: dict[tuple[str | None, str], tuple[Any, dict[str, int]]] = {}
         self._lock = threading.Lock()
 
-    def add(self, resource: str, *objs: Obj) -> None:
+    def add(self, resource: str, *objs: Obj, account: str | None = None) -> None:
+        """Objects of the platform (account None) or of one connected account."""
         with self._lock:
-            self.objects.setdefault(resource, []).extend(objs)
+            self.objects.setdefault((account, resource), []).extend(objs)
 
-    def _all(self, resource: str, auth: str) -> list[Obj]:
+    def store(self, resource: str, account: str | None = None) -> list[Obj]:
+        with self._lock:
+            return self.objects.setdefault((account, resource), [])
+
+    def _all(self, resource: str, auth: str, account: str | None) -> list[Obj]:
         if self.upstream and resource in _PROXIED:
             out: list[Obj] = []
             after = None
@@ -82,24 +83,33 @@ class FakeStripe:
                 if not page["has_more"]:
                     return out  # localstripe lists oldest first, like our store
                 after = page["data"][-1]["id"]
-        with self._lock:
-            return self.objects.setdefault(resource, [])
+        return self.store(resource, account)
 
-    def handle(self, path: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
+    def handle(
+        self, path: str, pairs: list[tuple[str, str]], auth: str, account: str | None = None
+    ) -> Error:
+        refused = check("GET", path, pairs, account)
+        if refused is not None:
+            self.refused.append((path, refused[1]))
+            return refused
+        query = decode(pairs)
         parts = path.strip("/").split("/")[1:]  # drop "v1"
         if len(parts) == 2 and parts[1] == "search":
-            return self._search(parts[0], query, auth)
+            return self._search(parts[0], query, auth, account)
         if len(parts) == 2:
             if self.upstream and parts[0] in _PROXIED:
                 r = httpx.get(f"{self.upstream}{path}", headers={"Authorization": auth})
                 return r.status_code, r.json()
-            found = [o for o in self._all(parts[0], auth) if o["id"] == parts[1]]
+            found = [o for o in self._all(parts[0], auth, account) if o["id"] == parts[1]]
             if not found:
-                return error(404, "resource_missing", f"No such object: '{parts[1]}'", "id")
+                return error(404, "resource_missing",
+                             f"No such {_SINGULAR.get(parts[0], parts[0])}: '{parts[1]}'", "id")
             return 200, found[0]
-        if len(parts) == 1:
-            return self._list(parts[0], query, auth)
-        return error(404, "resource_missing", f"Unrecognized request URL (GET: {path})")
+        unknown = set(query) - _LIST_PARAMS
+        if unknown:
+            return 500, {"error": {"type": "api_error",
+                                   "message": f"the fake does not implement {sorted(unknown)}"}}
+        return self._list(parts[0], query, auth, account)
 
     def _matches(self, obj: Obj, query: dict[str, Any]) -> bool:
         for key in ("created", "due_date"):
@@ -115,23 +125,27 @@ class FakeStripe:
                 return False
         return not (query.get("delivery_success") == "false" and not obj.get("pending_webhooks"))
 
-    def _index(self, resource: str, objs: list[Obj]) -> dict[str, int]:
-        key = (id(objs), len(objs), objs[-1]["id"] if objs else None)
-        cached = self._indexes.get(resource)
-        if cached is None or cached[0] != key:
-            cached = (key, {o["id"]: i for i, o in enumerate(objs)})
-            self._indexes[resource] = cached
+    def _index(self, key: tuple[str | None, str], objs: list[Obj]) -> dict[str, int]:
+        stamp = (id(objs), len(objs), objs[-1]["id"] if objs else None)
+        cached = self._indexes.get(key)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, {o["id"]: i for i, o in enumerate(objs)})
+            self._indexes[key] = cached
         return cached[1]
 
-    def _list(self, resource: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
+    def _list(
+        self, resource: str, query: dict[str, Any], auth: str, account: str | None
+    ) -> Error:
         """Objects are kept oldest first in `created` order, as Stripe creates them,
         so a page costs its own size, not the collection's (the benchmark needs that)."""
-        objs = self._all(resource, auth)
-        index = self._index(resource, objs)
+        objs = self._all(resource, auth, account)
+        index = self._index((account, resource), objs)
         limit = int(query.get("limit", 10))
         for param in ("starting_after", "ending_before"):
             if param in query and query[param] not in index:
-                return error(404, "resource_missing", f"No such object: '{query[param]}'", param)
+                # Stripe answers an unknown cursor with a 400 naming the parameter.
+                name = _SINGULAR.get(resource, resource)
+                return error(400, "resource_missing", f"No such {name}: '{query[param]}'", param)
         gte = (query.get("created") or {}).get("gte")
         found: list[Obj] = []
         if "ending_before" in query:  # towards newer objects, nearest first
@@ -155,123 +169,28 @@ class FakeStripe:
         return 200, {"object": "list", "data": data, "has_more": len(found) > limit,
                      "url": f"/v1/{resource}"}
 
-    def _search(self, resource: str, query: dict[str, Any], auth: str) -> tuple[int, Obj]:
-        clauses = [c.strip() for c in query.get("query", "").split(" AND ")]
-        objs = list(reversed(self._all(resource, auth)))
-        for clause in clauses:
-            if ":" in clause:
-                field, value = clause.split(":", 1)
-                objs = [o for o in objs if str(o.get(field)) == value.strip("'\"")]
-            else:
-                op = "<" if "<" in clause else ">"
-                field, value = clause.split(op, 1)
-                sign = 1 if op == ">" else -1
-                objs = [o for o in objs if sign * (o[field] - int(value)) > 0]
-        limit = int(query.get("limit", 10))
-        out: Obj = {"object": "search_result", "data": objs[:limit],
-                    "has_more": len(objs) > limit, "next_page": None,
-                    "url": f"/v1/{resource}/search"}
-        if "total_count" in (query.get("expand") or []):
-            out["total_count"] = len(objs)
-        return 200, out
+    def _search(
+        self, resource: str, query: dict[str, Any], auth: str, account: str | None
+    ) -> Error:
+        q = parse(resource, query["query"])
+        objs = [o for o in reversed(self._all(resource, auth, account)) if q.matches(o)]
+        page = query.get("page", "pg_0")
+        if not page.startswith("pg_") or not page[3:].isdigit():
+            return error(400, "invalid_page", f"Invalid page: {page}", "page")
+        start, limit = int(page[3:]), int(query.get("limit", 10))
+        more = len(objs) > start + limit
+        return 200, {"object": "search_result", "data": objs[start : start + limit],
+                     "has_more": more, "next_page": f"pg_{start + limit}" if more else None,
+                     "url": f"/v1/{resource}/search"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+from tests.peers.fake_stripe_http import (  # noqa: E402  (the server around FakeStripe)
+    KEY,
+    api_for,
+    context,
+    event,
+    fake_stripe,
+    now,
+)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        url = urlsplit(self.path)
-        fake.requests.append(self.path)
-        fake.accounts.append(self.headers.get("Stripe-Account"))
-        fault = fake.faults.pop(0) if fake.faults else None
-        headers: dict[str, str] = {"Request-Id": f"req_{len(fake.requests)}"}
-        if fault and fault[0] == "delay":
-            self.server.release.wait(fault[1])
-        if fault and fault[0] == "429":
-            headers |= {"Retry-After": f"{fault[1]:g}", "Stripe-Should-Retry": "false"}
-            status, body = error(429, "rate_limit", "Too many requests hit the API too quickly.")
-        elif fault and fault[0] == "401":
-            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-            status, body = 401, {"error": {"type": "invalid_request_error",
-                                           "message": f"Invalid API Key provided: {key}"}}
-        elif fault and fault[0] == "500":
-            status, body = 500, {"error": {"type": "api_error", "message": "internal error"}}
-        else:
-            auth = self.headers.get("Authorization", "")
-            status, body = fake.handle(url.path, parse_query(url.query), auth)
-        data = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out first
-            pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeStripe
-    release: threading.Event
-
-
-@contextmanager
-def fake_stripe(upstream: str | None = None) -> Iterator[tuple[FakeStripe, str]]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = FakeStripe(upstream)
-    server.release = threading.Event()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.fake, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def event(evt_id: str, type_: str, created: int, obj: Obj, pending: int = 0) -> Obj:
-    """An Event shaped like Stripe's API reference."""
-    return {
-        "id": evt_id, "object": "event", "api_version": "2024-06-20", "created": created,
-        "data": {"object": obj}, "livemode": False, "pending_webhooks": pending,
-        "request": {"id": None, "idempotency_key": None}, "type": type_,
-    }
-
-
-def now() -> int:
-    return int(time.time())
-
-
-KEY = "sk_test_fake_0123456789abcdef"
-
-
-def api_for(url: str, sleeps: list[float] | None = None, **section: Any) -> Any:
-    """A StripeApi aimed at `url`, built the way the app builds it."""
-    from checks.stripe_client import build_stripe_api
-    from checks.stripe_config import StripeSection
-
-    record = sleeps if sleeps is not None else []
-    return build_stripe_api(
-        StripeSection(api_base=url, **section), {"STRIPE_API_KEY": KEY}, sleep=record.append
-    )
-
-
-def context(at: int, sample_limit: int = 20) -> Any:
-    """A CheckContext at epoch second `at`."""
-    from datetime import UTC, datetime
-
-    from monitor.period import current_period
-    from monitor.types import CheckContext
-
-    now_dt = datetime.fromtimestamp(at, UTC)
-    return CheckContext(current_period("iso_week", "UTC", now_dt), now_dt,
-                        deadline=time.monotonic() + 60, sample_limit=sample_limit)
+__all__ = ["KEY", "FakeStripe", "api_for", "context", "event", "fake_stripe", "now"]
