@@ -16,6 +16,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -99,13 +100,18 @@ class _BoundedServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  max_connections: int) -> None:
         self.max_connections = max_connections
+        self.refused = 0
+        self._warned = -60.0
         self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
-            log.warning("http: %d connections already open; closing a new one",
-                        self.max_connections)
+            self.refused += 1
+            if time.monotonic() - self._warned > 60:  # at most a line a minute
+                self._warned = time.monotonic()
+                log.warning("http: %d connections already open; closing new ones "
+                            "(%d so far)", self.max_connections, self.refused)
             self.shutdown_request(request)
             return
         try:
