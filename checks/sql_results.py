@@ -50,16 +50,17 @@ def one_pass(metric: str, where: str, columns: Sequence[str], rows: Sequence[Any
 
 def tabular(metric: str, where: str, columns: Sequence[str],
             rows: Sequence[Any]) -> list[Measurement]:
+    if len(columns) == 1:
+        if len(rows) > 1:
+            many = f"more than {MAX_ROWS}" if len(rows) > MAX_ROWS else str(len(rows))
+            raise ValueError(f"{where} returned {many} rows of one column; a single "
+                             "number is one row (name the number `value` to report rows "
+                             "as tagged values)")
+        return [Measurement(metric, number(rows[0][0] if rows else None, where))]
     if len(rows) > MAX_ROWS:
         raise ValueError(f"{where} returned more than {MAX_ROWS} rows; a check reports at most "
                          f"{MAX_ROWS} values (group by fewer columns), so the result would "
                          "be cut")
-    if len(columns) == 1:
-        if len(rows) > 1:
-            raise ValueError(f"{where} returned {len(rows)} rows of one column; a single "
-                             "number is one row (name the number `value` to report rows "
-                             "as tagged values)")
-        return [Measurement(metric, number(rows[0][0] if rows else None, where))]
     lowered = [c.lower() for c in columns]
     if "value" not in lowered:
         raise ValueError(f"{where}: a query with several columns needs one named 'value' "
