@@ -75,16 +75,39 @@ def test_refused_at_load_naming_file_check_and_key(case: dict[str, Any], key: st
 # --- PostgreSQL ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pg_url(pg_server: PostgresServer) -> str:
-    url = pg_server.fresh_database("sandbox")
+def _fresh(server: PostgresServer) -> str:
+    url = server.fresh_database("sandbox")
     writer = open_engine(url, read_only=False)
     populate(writer, settings_for({"checks": {"unbilled_orders": {}}}), NOW)
     writer.dispose()
     return url
 
 
-@pytest.fixture(scope="module")
+_PRISTINE: dict[str, Any] = {}
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """The sandbox database as populated: built again only when a case
+    changed it (which is a failure), so that each case is judged alone."""
+    if "url" in _PRISTINE:
+        admin = create_engine(_PRISTINE["url"], isolation_level="AUTOCOMMIT")
+        try:
+            changed = pg_state(admin) != _PRISTINE["state"]
+        except Exception:  # a table dropped
+            changed = True
+        finally:
+            admin.dispose()
+        if not changed:
+            return str(_PRISTINE["url"])
+    url = _fresh(pg_server)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    _PRISTINE.update(url=url, state=pg_state(admin))
+    admin.dispose()
+    return url
+
+
+@pytest.fixture
 def admin(pg_url: str) -> Iterator[Engine]:
     engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     yield engine
