@@ -4,7 +4,10 @@ key, no traceback, and no secret anywhere in the output."""
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +217,22 @@ def test_as_the_real_process_validate_and_check_exit_78(tmp_path: Path, case: st
         assert r.returncode == 78, r.stderr
         assert all(n in r.stderr for n in needles)
         assert "Traceback" not in r.stderr and SECRET not in r.stderr + r.stdout
+
+
+SQL_CASES = tomllib.loads(
+    (Path(__file__).parent / "fixtures" / "hostile" / "sql.toml").read_text())["case"]
+
+
+@pytest.mark.parametrize("case", SQL_CASES, ids=[c["id"] for c in SQL_CASES])
+def test_hostile_query_in_the_file_exits_78(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    case: dict[str, Any],
+) -> None:
+    # The password of the configured database never shows, whatever is refused.
+    path = tmp_path / "hostile.toml"
+    path.write_text(f'[database]\nurl = "postgresql+psycopg://m:{SECRET}@127.0.0.1:1/b"\n'
+                    f'[checks.vandal]\ntype = "sql"\nquery = {json.dumps(case["query"])}\n')
+    code, out, err = _run(path, monkeypatch, capsys, {})
+    assert code == 78 and out == ""
+    assert f"{path}: checks.vandal.query: " in err and case["refused"] in err
+    assert "Traceback" not in err and SECRET not in err
