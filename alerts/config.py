@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -123,15 +124,36 @@ class Secrets:
                 f"ping={_redacted(self.ping_url)}, heartbeat={_redacted(self.heartbeat_url)})")
 
 
+def _unsafe(value: str) -> bool:
+    """Control characters or spaces: a CR/LF would split the HTTP request
+    line (every delivery failing as if temporary); never a valid URL or key."""
+    return any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value)
+
+
+def _url_problem(value: str) -> str | None:
+    if _unsafe(value):
+        return "holds a space or control character (a pasted line break?)"
+    if not value.startswith(("https://", "http://")):
+        return "must be an http(s):// URL"
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        host = None
+    return None if host else "must be an http(s):// URL with a host"
+
+
 def env_problems(env: Mapping[str, str]) -> list[str]:
-    """Malformed secret variables, named without their values."""
+    """Malformed secret variables, named without their values. Leading and
+    trailing white space (a credential file's final newline) is dropped, as
+    `Secrets.from_env` does; anything else unsafe is an error."""
     problems = []
     for var in (SLACK_URL_ENV, GOOGLE_CHAT_URL_ENV, PING_URL_ENV, HEARTBEAT_URL_ENV):
         value = env.get(var, "").strip()
-        if value and not value.startswith(("https://", "http://")):
-            problems.append(f"environment: {var}: must be an http(s):// URL")
+        problem = _url_problem(value) if value else None
+        if problem:
+            problems.append(f"environment: {var}: {problem}")
     key = env.get(ROUTING_KEY_ENV, "").strip()
-    if key and (len(key) != 32 or not key.isalnum()):
+    if key and (len(key) != 32 or not key.isascii() or not key.isalnum()):
         problems.append(f"environment: {ROUTING_KEY_ENV}: must be a 32-character "
                         "integration key (Events API v2)")
     return problems

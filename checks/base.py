@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
+from checks.names import check_tag
 from monitor.policy import AlertPolicy
 from monitor.thresholds import Thresholds
 from monitor.types import Check
@@ -17,9 +17,6 @@ from monitor.types import Check
 if TYPE_CHECKING:
     from checks.stripe_client import StripeApi
     from checks.stripe_state import CursorStore
-
-_TAG = re.compile(r"^[A-Za-z][^,|#\s]*$")
-
 
 def validate_cron(expr: str) -> str:
     """Reject at start-up what the daemon could not schedule (crontab meaning:
@@ -49,6 +46,11 @@ class CheckOptions(BaseModel):
         """The thresholds that judge `metric`; a check type may leave breakdowns unjudged."""
         return self.thresholds
 
+    def metric_names(self, name: str) -> tuple[str, ...]:
+        """The metric names the check `name` reports under, where the options
+        alone say (two checks must not share one); () when they do not."""
+        return ()
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
@@ -57,12 +59,7 @@ class CheckOptions(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for tag in v:
-            if not _TAG.match(tag):
-                raise ValueError(
-                    f"tag {tag!r} must start with a letter and hold no comma, '|', '#' or space"
-                )
-        return v
+        return tuple(check_tag(tag) for tag in v)
 
 
 class Services(Protocol):

@@ -1,54 +1,121 @@
 """Make the database itself give up at the check's deadline.
 
 A Python thread cannot be killed, so a timeout that only stops waiting would
-leave the query running. PostgreSQL gets `statement_timeout` for the
-transaction; SQLite gets a progress handler that interrupts the statement.
+leave the query running. Two things stop it on PostgreSQL, each on its own:
 
-PostgreSQL also gets `jit = off`: a monitoring query is short, and a JIT
-compile (on by default in PostgreSQL 11+, triggered by the estimated cost, not
-the run time) costs more than it saves: 4 ms of 90 ms for missing_billing_records
-at 1M orders, and inlining and optimization on top once the estimate passes
-jit_optimize_above_cost (docs/benchmarks.md). All three settings go in one
-round trip; set_config(..., true) is SET LOCAL, undone by the rollback.
+- `statement_timeout` for the transaction (SET LOCAL, undone by the rollback;
+  the session also starts with one, monitor/billing_db.py), so the server
+  gives up by itself;
+- a timer that sends a cancel request (psycopg `cancel_safe`, the protocol's
+  CancelRequest on its own connection) at the deadline: it also stops a
+  statement started late in the check, whose own statement_timeout would run
+  past the deadline, and does not depend on anything the query could change.
+
+SQLite gets a progress handler that interrupts the statement in-process.
+The transaction is also marked read-only (the session already is).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, text
 
+log = logging.getLogger("billing_monitor.checks")
+
 _PG_SETTINGS = text(
     "SELECT set_config('transaction_read_only', 'on', true),"
-    " set_config('statement_timeout', :timeout, true),"
-    " set_config('jit', 'off', true)"
+    " set_config('statement_timeout', :timeout, true)"
 )
+CANCEL_TIMEOUT_S = 5.0
+
+
+class DeadlineExceeded(TimeoutError):
+    """The check's deadline passed and its statement was cancelled on the server."""
+
+
+def cancel_request(dbapi_connection: Any) -> Callable[[], None]:
+    """A function that cancels what `dbapi_connection` (psycopg 3) is running,
+    callable from any thread."""
+    safe = getattr(dbapi_connection, "cancel_safe", None)  # psycopg >= 3.2
+
+    def cancel() -> None:
+        if safe is not None:
+            safe(timeout=CANCEL_TIMEOUT_S)
+        else:  # pragma: no cover - psycopg 3.1
+            dbapi_connection.cancel()
+
+    return cancel
+
+
+class _Timer:
+    def __init__(self, deadline: float, cancel: Callable[[], None]) -> None:
+        self.fired = False
+        self._cancel = cancel
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.name = "check-deadline"
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            self._cancel()
+        except Exception as exc:  # the server's statement_timeout still holds
+            log.warning("could not cancel a query at its deadline: %s", type(exc).__name__)
+
+    def __enter__(self) -> _Timer:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+@contextmanager
+def _postgresql(conn: Connection, deadline: float) -> Iterator[None]:
+    remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    conn.execute(_PG_SETTINGS, {"timeout": str(remaining_ms)})
+    raw = conn.connection.dbapi_connection
+    with _Timer(deadline, cancel_request(raw)) as timer:
+        try:
+            yield
+        except Exception as exc:
+            if timer.fired:
+                raise DeadlineExceeded("statement timeout: cut off at the check's deadline "
+                                       "and cancelled on the server") from exc
+            raise
+
+
+@contextmanager
+def _sqlite(conn: Connection, deadline: float) -> Iterator[None]:
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # pragma: no cover - SQLAlchemy always provides one here
+        yield
+        return
+
+    def interrupt() -> int:
+        return 1 if time.monotonic() > deadline else 0
+
+    raw.set_progress_handler(interrupt, 10_000)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 @contextmanager
 def database_deadline(conn: Connection, deadline: float) -> Iterator[None]:
-    remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        # SET LOCAL lasts until the transaction ends; we always roll back.
-        conn.execute(_PG_SETTINGS, {"timeout": str(remaining_ms)})
+        with _postgresql(conn, deadline):
+            yield
+    elif dialect == "sqlite":
+        with _sqlite(conn, deadline):
+            yield
+    else:
         yield
-        return
-    if dialect == "sqlite":
-        raw = conn.connection.dbapi_connection
-        if raw is None:  # pragma: no cover - SQLAlchemy always provides one here
-            yield
-            return
-
-        def interrupt() -> int:
-            return 1 if time.monotonic() > deadline else 0
-
-        raw.set_progress_handler(interrupt, 10_000)
-        try:
-            yield
-        finally:
-            raw.set_progress_handler(None, 0)
-        return
-    yield

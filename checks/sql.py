@@ -6,7 +6,8 @@ or exactly the columns `sample_id` and `value`: one row per sample id, at most
 :sample_limit, each carrying the total (`COUNT(*) OVER ()`), no rows meaning 0.
 That counts and samples in one pass, so no `sample_query` is needed (the
 built-in billing checks do this; docs/benchmarks.md).
-Queries run read-only, rolled back, under the check's deadline. Parameters
+Queries run read-only, one statement each, rolled back, under the check's
+deadline; a result is read strictly (checks/sql_results.py). Parameters
 the query may use: see `PARAMETERS`.
 """
 
@@ -22,11 +23,13 @@ from sqlalchemy import Date, DateTime, Engine, Integer, String, TextClause, bind
 
 from checks.base import CheckOptions, CheckType, Services
 from checks.deadline import database_deadline
+from checks.names import check_metric_name
+from checks.sql_results import MAX_ROWS, is_one_pass, one_pass, tabular
+from checks.sqlguard import bounded, check_query
 from monitor.types import CheckContext, Measurement
 
 # The same pattern SQLAlchemy's text() uses to find bind parameters.
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)")
-_METRIC = re.compile(r"^[a-z][a-z0-9_.]*$")
 
 PARAMETERS: dict[str, Any] = {
     "period_start": Date(),  # first day of the billing period (date)
@@ -86,7 +89,8 @@ class SqlOptions(CheckOptions):
     @field_validator("query", "sample_query")
     @classmethod
     def _params(cls, v: str | None) -> str | None:
-        return None if v is None else check_parameters(v)
+        # One read-only query, refused at load otherwise (checks/sqlguard.py).
+        return None if v is None else check_query(check_parameters(v))
 
     @model_validator(mode="before")
     @classmethod
@@ -100,22 +104,18 @@ class SqlOptions(CheckOptions):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str | None) -> str | None:
-        if v is not None and not _METRIC.match(v):
-            raise ValueError(f"metric {v!r} must match {_METRIC.pattern}")
-        return v
+        return None if v is None else check_metric_name(v)
 
-
-def _number(value: Any, where: str) -> float:
-    if value is None:  # SUM() over no rows
-        return 0.0
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} returned {type(value).__name__}, not a number") from None
+    def metric_names(self, name: str) -> tuple[str, ...]:
+        return (self.metric or name,)
 
 
 class SqlCheck:
-    """Runs one counting query (and, when something is wrong, a capped sample)."""
+    """Runs one counting query (and, when something is wrong, a capped sample).
+
+    Each query is sent as one statement, wrapped so that the server returns at
+    most `MAX_ROWS + 1` rows (the sample query: `sample_limit`); see
+    checks/sqlguard.py. Memory does not grow with the result."""
 
     def __init__(
         self,
@@ -129,56 +129,29 @@ class SqlCheck:
         self.name = name
         self.metric = metric or name
         self._engine = engine
-        self._query = compile_query(query)
-        self._sample = compile_query(sample_query) if sample_query else None
+        self._query = compile_query(bounded(query, MAX_ROWS + 1))
+        self._sample = compile_query(bounded(sample_query)) if sample_query else None
 
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         params = parameters(ctx)
-        limit = max(1, ctx.sample_limit)
+        where = f"check {self.name}"
         with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
             result = conn.execute(self._query, params)
             columns = list(result.keys())
-            if sorted(c.lower() for c in columns) == ["sample_id", "value"]:
-                rows = result.fetchmany(limit)
-                measurements = self._counted_samples(columns, rows, ctx.sample_limit)
+            rows = result.fetchall()  # at most MAX_ROWS + 1, by the wrapper
+            if is_one_pass(columns):
+                measurements = one_pass(self.metric, where, columns, rows, ctx.sample_limit)
             else:
-                measurements = self._measurements(columns, result.fetchmany(1000))
+                measurements = tabular(self.metric, where, columns, rows)
             if self._sample is not None and any(m.value for m in measurements):
-                # fetchmany(0) would fetch everything; the query is bound >= 1.
-                ids = conn.execute(self._sample, params).scalars().fetchmany(limit)
+                # At most :sample_limit (bound >= 1) rows, by the wrapper.
+                ids = conn.execute(self._sample, params).scalars().all()
                 samples = tuple(str(i) for i in ids[: ctx.sample_limit])
                 measurements = [
                     Measurement(m.name, m.value, m.tags, samples) for m in measurements
                 ]
             conn.rollback()
         return measurements
-
-    def _counted_samples(
-        self, columns: list[str], rows: Sequence[Any], limit: int
-    ) -> list[Measurement]:
-        lowered = [c.lower() for c in columns]
-        vi, si = lowered.index("value"), lowered.index("sample_id")
-        if not rows:
-            return [Measurement(self.metric, 0.0)]
-        samples = tuple(str(row[si]) for row in rows[:limit])
-        return [Measurement(self.metric, _number(rows[0][vi], f"check {self.name}"), (), samples)]
-
-    def _measurements(self, columns: list[str], rows: Sequence[Any]) -> list[Measurement]:
-        if len(columns) == 1:
-            value = rows[0][0] if rows else 0
-            return [Measurement(self.metric, _number(value, f"check {self.name}"))]
-        lowered = [c.lower() for c in columns]
-        if "value" not in lowered:
-            raise ValueError(
-                f"check {self.name}: a query with several columns needs one named 'value' "
-                f"(got {', '.join(columns)})"
-            )
-        vi = lowered.index("value")
-        out = []
-        for row in rows:
-            tags = tuple(f"{c}:{row[i]}" for i, c in enumerate(lowered) if i != vi)
-            out.append(Measurement(self.metric, _number(row[vi], f"check {self.name}"), tags))
-        return out
 
 
 def build_sql(name: str, options: SqlOptions, services: Services) -> SqlCheck:

@@ -3,17 +3,15 @@ knows which concrete classes make up the product."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from alerts.base import Notifier
 from alerts.config import Secrets
@@ -27,6 +25,7 @@ from checks.stripe_config import API_KEY_ENV
 from checks.stripe_state import CursorStore, SqlCursorStore
 from monitor.alerting import AlertEngine
 from monitor.alerting_runtime import Alerting
+from monitor.billing_db import cancel_running, open_engine
 from monitor.dispatcher import Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.runner import Clock, PlannedCheck, Runner, utc_now
@@ -34,23 +33,9 @@ from monitor.settings import Settings
 from monitor.state import open_state
 from monitor.types import Period, Sink
 
+__all__ = ["AppServices", "build_checks", "build_runner", "build_sinks", "open_engine"]
 
-def open_engine(url: str, *, read_only: bool = True) -> Engine:
-    """An engine for the billing database. A SQLite file is opened read-only
-    (a typo in its path is an error, not a new empty database)."""
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        path = u.database
-        mode = "ro" if read_only else "rwc"
-
-        def connect() -> sqlite3.Connection:
-            return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, check_same_thread=False)
-
-        return create_engine("sqlite://", creator=connect, poolclass=NullPool)
-    connect_args: dict[str, Any] = {}
-    if u.get_backend_name() == "postgresql":
-        connect_args = {"connect_timeout": 10, "application_name": "billing-monitor"}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+log = logging.getLogger("billing_monitor")
 
 
 class AppServices:
@@ -64,7 +49,10 @@ class AppServices:
 
     def billing_engine(self) -> Engine:
         if self._engine is None:
-            self._engine = open_engine(self._settings.database.url)
+            # The session's own statement_timeout: the longest check's timeout.
+            longest = max((o.timeout_seconds for o in self._settings.checks.values()),
+                          default=30.0)
+            self._engine = open_engine(self._settings.database.url, timeout_s=longest)
         return self._engine
 
     def stripe_client(self) -> StripeApi:
@@ -82,6 +70,11 @@ class AppServices:
 
     def close(self) -> None:
         if self._engine is not None:
+            # A check still running when the daemon stops is cancelled on the
+            # server, not left to run on after the process is gone.
+            cancelled = cancel_running(self._engine)
+            if cancelled:
+                log.warning("cancelled %d check queries still running", cancelled)
             self._engine.dispose()
         if self._stripe is not None:
             self._stripe.close()

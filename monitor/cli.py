@@ -7,7 +7,6 @@ check could not run, 64 bad command line, 70 internal error, 78 bad config.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -22,14 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__, silences
 from monitor.alerting_runtime import Alerting, AlertingUnavailable
-from monitor.app import (
-    missing_secrets,
-    sink_summary,
-)
 from monitor.credentials import load_credentials, secret_values
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.logs import configure
-from monitor.render import table
 from monitor.runner import describe_error, utc_now
 from monitor.settings import Settings, load_settings, resolve_config_path
 from monitor.status import read_status, status_json, status_text
@@ -67,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--connect", action="store_true", help="also connect to the billing "
+                   "database: plan every query, check the role can only read (exit 1: it "
+                   "can write; 69: unreachable; 78: a query is refused)")
     d = sub.add_parser("demo", help="run the checks on an embedded demo billing database")
     d.add_argument("--dir", metavar="DIR", help="where to create the demo database "
                    "(default: a new temporary directory)")
@@ -158,36 +155,6 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    # What the daemon would refuse at start must not pass validation.
-    missing = missing_secrets(settings, os.environ)
-    if missing:
-        raise ConfigError(missing)
-    checks = [
-        [name, o.type, o.schedule, f"{o.timeout_seconds:g}s", o.thresholds.describe()]
-        for name, o in settings.checks.items()
-    ]
-    sinks = sink_summary(settings)
-    if args.json:
-        print(json.dumps({
-            "config": settings.source,
-            "database": redact_url(settings.database.url),
-            "period": settings.period.model_dump(),
-            "checks": [dict(zip(["name", "type", "schedule", "timeout", "thresholds"], c,
-                                strict=True)) for c in checks],
-            "sinks": dict(sinks),
-        }, indent=2))
-        return ExitCode.OK
-    print(f"Configuration {settings.source} is valid.\n")
-    print(f"Database: {redact_url(settings.database.url)}")
-    print(f"Period:   {settings.period.kind} in {settings.period.timezone}"
-          f" (offset {settings.period.offset})\n")
-    print(table(["CHECK", "TYPE", "SCHEDULE", "TIMEOUT", "THRESHOLDS"], checks))
-    print()
-    print(table(["SINK", "DESTINATION"], [[k, v] for k, v in sinks.items()]))
-    return ExitCode.OK
-
-
 GLOBAL_OPTIONS = ("--config", "--log-level")
 
 
@@ -244,6 +211,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_silence(args, settings)
     if args.command == "test-alert":
         return cmd_test_alert(args, settings)
+    from monitor.validate_command import cmd_validate
+
     return cmd_validate(args, settings)
 
 

@@ -5,10 +5,14 @@ parses a schedule exactly as the daemon will run it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+# Any fixed instant: crontab has no year, so an expression that ever fires
+# fires after this one (a fixed one keeps validation off the wall clock).
+_REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -51,7 +55,10 @@ def validate_crontab(expr: str) -> str:
     try:
         if len(expr.split()) != 5:
             raise ValueError("a crontab expression has 5 fields: minute hour day month weekday")
-        crontab_trigger(expr, ZoneInfo("UTC"))
+        trigger = crontab_trigger(expr, ZoneInfo("UTC"))
+        if trigger.get_next_fire_time(None, _REFERENCE) is None:
+            # e.g. "0 0 30 2 *": a check that never runs never alerts either.
+            raise ValueError("it never fires (no such day in the months it names)")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
     return expr

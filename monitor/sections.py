@@ -4,13 +4,19 @@ checks/stripe_config.py, monitor/state.py); monitor/settings.py assembles them."
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from monitor.dburl import DatabaseUrl
+from checks.names import check_service_name, check_tag
+from monitor.dburl import BillingDatabaseUrl
 from monitor.period import PeriodKind
+
+# DNS names, with "_" as container networks allow it.
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+")
 
 
 def _zone(v: str) -> str:
@@ -19,6 +25,34 @@ def _zone(v: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC)") from None
     return v
+
+
+def is_host(v: str) -> bool:
+    """An IP address or a DNS host name, nothing else (no port, scheme or space)."""
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return bool(_HOSTNAME.fullmatch(v)) and not v.replace(".", "").isdigit()
+    return True
+
+
+def _host(v: str) -> str:
+    if not is_host(v):
+        raise ValueError(f"{v!r} is not an IP address or host name")
+    return v
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tags(v: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(check_tag(t) for t in v)
 
 
 class Section(BaseModel):
@@ -30,9 +64,12 @@ class MonitorSection(Section):
     env: str = Field(default="production", min_length=1)
     sample_limit: int = Field(default=20, ge=0, le=100)
 
+    # Part of every dedup key and tag: the safe set in checks/names.py.
+    _names = field_validator("service", "env")(check_service_name)
+
 
 class DatabaseSection(Section):
-    url: DatabaseUrl = "sqlite:///billing.db"
+    url: BillingDatabaseUrl = "sqlite:///billing.db"
 
 
 class PeriodSection(Section):
@@ -50,6 +87,9 @@ class StatsdSection(Section):
     port: int = Field(default=8125, ge=1, le=65535)
     socket_path: str | None = None
     tags: tuple[str, ...] = ()
+
+    _host = field_validator("host")(_host)
+    _tags = field_validator("tags")(_tags)
 
 
 class DaemonSection(Section):
@@ -75,6 +115,26 @@ class HttpSection(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9465, ge=0, le=65535)
+    # Serving beyond this host must be asked for: /metrics tells the world
+    # what billing looks like. A warning is logged when it is.
+    allow_remote: bool = Field(default=False, validate_default=True)
+    # Bounded resources: a slow or idle client is dropped after the read
+    # timeout; connections beyond the cap are closed at once.
+    read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_connections: int = Field(default=16, ge=1, le=256)
+
+    _host = field_validator("host")(_host)
+
+    @field_validator("allow_remote")
+    @classmethod
+    def _remote(cls, v: bool, info: ValidationInfo) -> bool:
+        host = info.data.get("host")
+        enabled = info.data.get("enabled", True)
+        if enabled and host is not None and not v and not is_loopback(host):
+            raise ValueError(f"must be true to serve on host {host!r}, which is not a "
+                             "loopback address (/metrics and /healthz would be reachable "
+                             "from other hosts)")
+        return v
 
 
 class LoggingSection(Section):

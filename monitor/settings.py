@@ -4,7 +4,6 @@ start-up into frozen models. Every problem names the file and the key."""
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,9 +20,16 @@ from alerts.config import (
     env_problems,
 )
 from checks.base import CheckOptions
+from checks.names import CHECK_NAME
 from checks.registry import CHECK_TYPES
 from checks.stripe_config import StripeSection
-from monitor.dburl import is_database_url
+from monitor.config_rules import (
+    MAX_CONFIG_BYTES,
+    bool_problems,
+    duplicate_metrics,
+    environment_problems,
+)
+from monitor.dburl import check_billing_url, check_url
 from monitor.errors import ConfigError
 from monitor.policy import Silence
 from monitor.sections import (
@@ -35,12 +41,12 @@ from monitor.sections import (
     PeriodSection,
     Section,
     StatsdSection,
+    is_host,
 )
 from monitor.state import OutboxSection, StateSection
 
 DEFAULT_CONFIG = Path("/etc/billing-monitor/billing-monitor.toml")
 CONFIG_ENV = "BILLING_MONITOR_CONFIG"
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Keys whose values may hold credentials: never echoed in an error.
 SECRET_KEYS = frozenset({"url", "api_key", "routing_key", "webhook_url", "ping_url"})
 
@@ -101,13 +107,17 @@ def _format(where: str, prefix: tuple[Any, ...], err: ValidationError) -> list[s
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: configuration file not found"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{path}: is a directory, not a configuration file"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the configuration file: {exc.strerror}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, the most a "
+                           "configuration file may be"])
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -122,7 +132,7 @@ def _checks(where: str, raw: Any) -> tuple[dict[str, CheckOptions], list[str]]:
     checks: dict[str, CheckOptions] = {}
     problems: list[str] = []
     for name, table in raw.items():
-        if not _NAME.match(name):
+        if not CHECK_NAME.fullmatch(name):
             problems.append(
                 f"{where}: checks.{name}: a check name must be lower case letters, digits "
                 "and '_', starting with a letter"
@@ -137,13 +147,15 @@ def _checks(where: str, raw: Any) -> tuple[dict[str, CheckOptions], list[str]]:
             what = f"unknown check type {kind!r}" if "type" in table else "required key is missing"
             problems.append(f"{where}: checks.{name}.type: {what} (known types: {known})")
             continue
+        options = CHECK_TYPES[kind].options
+        problems += bool_problems(where, options, table, ("checks", name))
         try:
-            checks[name] = CHECK_TYPES[kind].options.model_validate({**table, "type": kind})
+            checks[name] = options.model_validate({**table, "type": kind})
         except ValidationError as err:
             problems.extend(_format(where, ("checks", name), err))
     if not raw:
         problems.append(f"{where}: checks: no checks configured (add a [checks.NAME] table)")
-    return checks, problems
+    return checks, problems + duplicate_metrics(where, checks)
 
 
 def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
@@ -155,24 +167,29 @@ def _env_overlay(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
         if isinstance(table, dict):
             table[key] = value
 
-    for var, section in (("BILLING_MONITOR_DATABASE_URL", "database"),
-                         ("BILLING_MONITOR_STATE_URL", "state")):
+    for var, section, check in (("BILLING_MONITOR_DATABASE_URL", "database", check_billing_url),
+                                ("BILLING_MONITOR_STATE_URL", "state", check_url)):
         if env.get(var):
-            if is_database_url(env[var]):
-                put(section, "url", env[var])
-            else:  # the value may hold a password: not echoed
-                problems.append(f"environment: {var}: not a database URL")
+            try:
+                put(section, "url", check(env[var]))
+            except ValueError as exc:  # the value may hold a password: never echoed
+                problems.append(f"environment: {var}: {exc}")
     if env.get("DD_AGENT_HOST"):
-        put("statsd", "host", env["DD_AGENT_HOST"])
+        if is_host(env["DD_AGENT_HOST"]):
+            put("statsd", "host", env["DD_AGENT_HOST"])
+        else:
+            problems.append("environment: DD_AGENT_HOST: not an IP address or host name")
     if env.get("DD_DOGSTATSD_PORT"):
         port = env["DD_DOGSTATSD_PORT"]
         if port.isdigit() and 1 <= int(port) <= 65535:
             put("statsd", "port", int(port))
         else:
             problems.append(f"environment: DD_DOGSTATSD_PORT: not a port number (got {port!r})")
+    env_names = environment_problems(env)
     for var, key in (("DD_ENV", "env"), ("DD_SERVICE", "service")):
-        if env.get(var):
+        if env.get(var) and not any(f": {var}:" in p for p in env_names):
             put("monitor", key, env[var])
+    problems += env_names
     problems += env_problems(env)  # notifier secrets: checked here, kept out of Settings
     return problems
 
@@ -197,6 +214,7 @@ def parse_settings(
         del raw["source"]
     checks, check_problems = _checks(where, raw.pop("checks", {}))
     problems += check_problems
+    problems += bool_problems(where, Settings, raw)
     settings = None
     try:
         settings = Settings.model_validate({**raw, "checks": checks, "source": where})

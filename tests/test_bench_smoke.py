@@ -87,7 +87,7 @@ def test_cli_writes_table_json_and_plans(
 @pytest.mark.postgres
 def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) -> None:
     # The benchmark's PostgreSQL figures assume a check never pays for a JIT
-    # compile; the settings are transaction-local and gone after the check.
+    # compile; the settings belong to the session from connect (issue 9).
     from checks.sql import SqlCheck
     from monitor.app import open_engine
 
@@ -98,7 +98,8 @@ def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) 
             "current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END"))
         [m] = check.collect(context())
         assert m.value == 1
-        with engine.connect() as conn:  # the pool hands back the same connection
-            assert conn.execute(text("SHOW jit")).scalar() == "on"
+        with engine.connect() as conn:  # a new session: read-only, no JIT, from the start
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
     finally:
         engine.dispose()
