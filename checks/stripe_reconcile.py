@@ -30,6 +30,7 @@ from sqlalchemy import DateTime, Engine, bindparam, text
 from checks.base import CheckType, Services
 from checks.deadline import database_deadline
 from checks.sql import bind_names
+from checks.sqlguard import check_query
 from checks.stripe_base import account_tags, capped, scope
 from checks.stripe_client import StripeApi, StripeUnavailable
 from checks.stripe_events import Event
@@ -58,6 +59,7 @@ class ReconcileOptions(FeedCheckOptions):
     @field_validator("query")
     @classmethod
     def _binds(cls, v: str) -> str:
+        check_query(v)  # one read-only statement, as every check's SQL
         unknown = bind_names(v) - {"since", "until"}
         if unknown:
             raise ValueError(f"unknown query parameter(s) {sorted(unknown)}; known: :since, :until")

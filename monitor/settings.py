@@ -225,6 +225,11 @@ def parse_settings(
     unknown = [f"{where}: silences.{i}.check: no check named {s.check!r}"
                for i, s in enumerate(settings.silences)
                if s.check != "*" and s.check not in settings.checks]
+    if settings.stripe.state_url is not None:  # the Stripe checks' store: a driver we have
+        try:
+            check_url(settings.stripe.state_url)
+        except ValueError as exc:
+            unknown.append(f"{where}: stripe.state_url: {exc}")
     if unknown:
         raise ConfigError(unknown)
     if base is not None:
@@ -234,7 +239,8 @@ def parse_settings(
         state_dir = Path(env["STATE_DIRECTORY"].split(":")[0]) if env.get(
             "STATE_DIRECTORY") else base
         state_url = _resolve_sqlite(settings.state.url, state_dir)
-        settings = settings.model_copy(update={"state": StateSection(url=state_url)})
+        settings = settings.model_copy(
+            update={"state": settings.state.model_copy(update={"url": state_url})})
         if settings.stripe.state_url is not None:
             stripe = settings.stripe.model_copy(
                 update={"state_url": _resolve_sqlite(settings.stripe.state_url, state_dir)})
