@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.peers import postgres
 from tests.peers.http_fixtures import (  # noqa: F401  (HTTP peer fixtures)
@@ -32,3 +33,9 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
         pytest.skip("PostgreSQL server binaries not installed")
     with postgres.postgres_server() as server:
         yield server
+
+
+# Hypothesis on a shared, loaded machine: no per-example deadline (a slow example
+# is not a failure); CI runs a fixed number of examples, printed on failure.
+settings.register_profile("default", deadline=None, print_blob=True)
+settings.load_profile("default")
