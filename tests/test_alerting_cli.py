@@ -95,6 +95,7 @@ def test_check_alerts_once_resolves_and_status_shows_it(
 def test_slack_down_keeps_the_alert_in_the_outbox_until_it_is_back(
     tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    clock.settle()  # in-process runs on the wall clock: both in one billing week
     cfg = config(tmp_path, statsd.port)
     billing_db(tmp_path / "billing.db", 25)
     env.set_fault("refused")
@@ -158,6 +159,7 @@ def test_check_fails_clearly_when_the_state_store_is_unreachable(
 def test_silence_command_mutes_a_check_until_it_is_ended(
     tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    clock.settle()  # in-process runs on the wall clock: all in one billing week
     cfg = config(tmp_path, statsd.port)
     billing_db(tmp_path / "billing.db", 25)
     assert cli.run(["--config", str(cfg), "silence", "unbilled_orders", "--minutes", "120",

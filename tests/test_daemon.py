@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,15 +15,11 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.date import DateTrigger
 
 from alerts.prometheus import MonitorMetrics
-from checks.base import CheckOptions
-from monitor.app import period_for
 from monitor.daemon import Daemon
-from monitor.errors import ConfigError
 from monitor.hooks import Hooks
-from monitor.runner import PlannedCheck, Runner
-from monitor.settings import Settings, load_settings
-from monitor.types import Measurement, RunReport, Status
-from monitor.wiring import Wiring, build_wiring
+from monitor.settings import load_settings
+from monitor.types import RunReport, Status
+from monitor.wiring import build_wiring
 from tests.daemon_helpers import NOW, make_demo_db, write_config
 from tests.peers.statsd import UdpListener
 
@@ -136,42 +131,6 @@ def test_a_check_whose_database_is_gone_is_unknown_and_the_ping_carries_it(
     assert "unbilled_orders: OperationalError" in liveness.bodies[-1]
 
 
-def test_health_follows_scheduler_cycle_age_and_state_store(config: Path) -> None:
-    # Documented allowance (example config, [daemon]): twice the shortest gap
-    # between runs, plus the longest check timeout and the misfire grace.
-    # Here: weekly checks, 45 s and 60 s, so 2 * 604800 + 45 + 60 seconds.
-    text = config.read_text().replace("shutdown_timeout_seconds = 20",
-                                      "shutdown_timeout_seconds = 20\nmisfire_grace_seconds = 60")
-    config.write_text(text.replace('[checks.failed_charges]\n',
-                                   '[checks.failed_charges]\ntimeout_seconds = 45\n'))
-    allowance = 1_209_705
-    clock = Clock(NOW)
-    reachable: list[str | None] = [None]
-    d = make_daemon(config, Hooks(state_store=lambda: reachable[0],
-                                  state_store_configured=True), clock=clock)
-    ok, body = d.health()
-    assert not ok and body["reasons"] == ["scheduler is not running"]
-    d.start()
-    try:
-        ok, body = d.health()
-        assert ok, body
-        assert body["state_store"] == "reachable"
-        assert body["max_cycle_age_s"] == allowance
-        clock.now = NOW + timedelta(seconds=allowance)  # at the limit: still healthy
-        assert d.health()[0]
-        clock.now = NOW + timedelta(seconds=allowance + 1)
-        ok, body = d.health()
-        assert not ok and body["reasons"] == [
-            f"start (no run yet) was {allowance + 1}s ago, more than {allowance}s"]
-        d.run_check("unbilled_orders")  # a run now resets the age
-        assert d.health()[0]
-        reachable[0] = "connection refused"
-        ok, body = d.health()
-        assert not ok and body["reasons"] == ["state store unreachable: connection refused"]
-    finally:
-        d.scheduler.shutdown(wait=False)
-
-
 def test_reload_with_a_broken_config_keeps_the_running_one(
     daemon: Daemon, config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -258,77 +217,9 @@ def test_run_now_makes_every_check_due(daemon: Daemon) -> None:
     assert all(j.next_run_time.weekday() == 3 for j in daemon.scheduler.get_jobs())
 
 
-def test_a_bad_config_at_start_up_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text("[checks.x]\ntype = 'nope'\n", "utf-8")
-    with pytest.raises(ConfigError):
-        load_settings(path, {})
-
-
-# The defaults as the README and the example config state them, written out here.
-DOCUMENTED = {
-    "daemon": {"timezone": "UTC", "misfire_grace_seconds": 300, "jitter_seconds": 0,
-               "max_workers": 4, "shutdown_timeout_seconds": 30.0,
-               "max_cycle_age_seconds": None},
-    "http": {"enabled": True, "host": "127.0.0.1", "port": 9465},  # loopback, README
-    "logging": {"format": "auto", "level": "INFO"},
-}
-
-
-def _sections(s: Settings) -> dict[str, dict[str, object]]:
-    return {name: getattr(s, name).model_dump() for name in DOCUMENTED}
-
-
-def test_settings_sections_have_the_documented_safe_defaults() -> None:
-    assert _sections(Settings()) == DOCUMENTED
-
-
-class Hang:
-    """A check stuck in its database call until released."""
-
-    def __init__(self, name: str, release: threading.Event) -> None:
-        self.name = name
-        self._release = release
-
-    def collect(self, ctx: object) -> list[Measurement]:
-        self._release.wait(30)
-        return []
-
-
-def test_a_hung_check_is_cut_off_and_blocks_neither_others_nor_its_next_run(
-    config: Path,
-) -> None:
-    release = threading.Event()
-
-    def build(s: Settings, m: MonitorMetrics) -> Wiring:
-        wiring = build_wiring(s, m, clock=lambda: NOW)
-        opts = CheckOptions(type="sql", timeout_seconds=0.1)
-        checks = {**wiring.runner.checks, "hang": PlannedCheck(Hang("hang", release), opts)}
-        wiring.runner = Runner(checks, wiring.sinks, period_for(s), clock=lambda: NOW)
-        return wiring
-
-    settings = load_settings(config, {})
-    d = Daemon(settings, load=lambda: settings, build=build, metrics=MonitorMetrics(),
-               hooks=Hooks(), notifier=Recorder(), clock=lambda: NOW)
-    try:
-        results = []
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = [pool.submit(d.run_check, n) for n in ("hang", "unbilled_orders", "hang")]
-            results = [f.result(timeout=30) for f in futures]
-        statuses = [r.results[0].status if r else None for r in results]
-        assert statuses == [Status.UNKNOWN, Status.CRIT, Status.UNKNOWN]
-        assert "timed out" in (results[0].results[0].error or "")  # type: ignore[union-attr]
-        assert sample(d, "billing_check_errors_total", check="hang") == 2
-    finally:
-        release.set()
-
-
 def test_jobs_queued_when_a_stop_comes_do_not_run(daemon: Daemon) -> None:
     daemon.start()
     assert daemon.stop() is True
     assert daemon.run_check("unbilled_orders") is None
 
 
-def test_the_example_config_documents_the_defaults() -> None:
-    s = load_settings(Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml", {})
-    assert _sections(s) == DOCUMENTED
