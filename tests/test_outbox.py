@@ -84,6 +84,7 @@ def test_backoff_doubles_with_jitter_caps_and_honours_retry_after() -> None:
     assert b.delay(30, 0.5) == 1350  # capped at 1800, times jitter
     assert b.delay(1, 0.0, retry_after=120) == 120  # the peer asked for more
     assert b.delay(1, 0.0, retry_after=86400) == 1800  # but never beyond the cap
+    assert Backoff(base_seconds=1).delay(1, 0.0) == 0.5  # no floor of its own
 
 
 def test_failed_attempt_waits_for_its_backoff(store: Engine, pd: PagerDuty) -> None:
@@ -100,6 +101,7 @@ def test_failed_attempt_waits_for_its_backoff(store: Engine, pd: PagerDuty) -> N
     assert d.dispatch().delivered == 1
     assert actions(pd) == ["trigger", "trigger"]
     assert [a.status for a in pd.peer.incidents_for("billing/x/2026-W47")] == ["triggered"]
+    assert rows(store) == [(1, 2, False, None)]  # delivered: the old error is cleared
     assert outbox.stats(store, clock()).depth == 0
 
 
@@ -212,7 +214,7 @@ def test_stats_depth_and_oldest_age(store: Engine) -> None:
 
 def test_gauges_reach_dogstatsd(statsd: UdpListener) -> None:
     client = make_client("127.0.0.1", statsd.port, None)
-    outbox.emit_gauges(client, "billing.", ["env:test"], outbox.OutboxStats(3, 630.25, 1))
+    outbox.emit_gauges(client, "billing.", ["env:test"], outbox.OutboxStats(3, 630.2504, 1))
     client.flush()
     assert sorted(statsd.receive(3)) == [
         "billing.outbox.dead:1|g|#env:test",

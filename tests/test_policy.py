@@ -35,6 +35,10 @@ class Driver:
         self.track = Track("x", Incident(KEY), Incident("billing/x/degraded"))
         self.at = T0
 
+    def obs(self, status: Status, key: str = KEY) -> Observation:
+        self.at += timedelta(minutes=5)
+        return Observation(status, key, True, self.at, True)
+
     def feed(self, *statuses: Status, key: str = KEY, recovered: bool = True,
              muted: bool = False, deliverable: bool = True) -> list[tuple[str, str, str, str]]:
         out = []
