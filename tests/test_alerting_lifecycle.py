@@ -142,6 +142,31 @@ def test_a_new_period_after_a_resolved_incident_pages_once(store: Engine,
     assert pd.seen() == [OPEN, RESOLVE, ("trigger", "open", NEW, "critical")]
 
 
+def test_three_billing_weeks_in_a_row_page_once_a_week(store: Engine, pd: PagerDuty) -> None:
+    clock = Clock()
+    for _ in range(3):  # Thursday W47, Monday W48, Friday W48 ... Monday W49, then again
+        emit(store, 25, clock, ["pagerduty"])
+        clock.advance(days=4)
+    emit(store, 25, clock.advance(hours=1) and clock, ["pagerduty"])  # W49, a rerun
+    make_dispatcher(store, [pd], clock).dispatch()
+    w49 = "billing/unbilled_orders/2026-W49"
+    assert pd.seen() == [OPEN, RESOLVE, ("trigger", "open", NEW, "critical"),
+                         ("resolve", "resolve", NEW, None), ("trigger", "open", w49, "critical")]
+
+
+def test_only_a_run_without_a_notifier_warns_that_it_holds_alerts(
+    store: Engine, caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    emit(store, 25, clock, ["pagerduty"])
+    emit(store, 0, clock, [])  # OK: nothing to hold, nothing to say
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    emit(store, 25, clock.advance(minutes=1) and clock, [])
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "no notifier is configured in this process: alerts for unbilled_orders are held "
+        "for a run that has one"]
+
+
 def test_a_run_without_any_notifier_holds_alerts_for_a_run_that_has_one(
     store: Engine, pd: PagerDuty, caplog: pytest.LogCaptureFixture,
 ) -> None:

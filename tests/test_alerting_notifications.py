@@ -13,7 +13,7 @@ from checks.base import CheckOptions
 from monitor.period import current_period
 from monitor.state import outbox as outbox_table
 from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Status
+from monitor.types import CheckResult, Evaluation, Measurement, Status
 from tests.alerting_support import (
     ROUTING_KEY,
     Clock,
@@ -118,3 +118,28 @@ def test_the_resolve_for_a_removed_check_in_the_outbox(store: Engine) -> None:
         "component": "unbilled_orders", "group": "billing",
         "custom_details": {"check": "unbilled_orders", "reason": "check removed"}, "links": [],
     }
+
+
+def test_summaries_of_several_values_and_of_an_unexplained_failure(
+    store: Engine, pd: PagerDuty,
+) -> None:
+    """No runbook: no links. Two measurements: both in the summary. A check
+    that could not run and gave no reason still says so."""
+    bare = CheckOptions(type="sql", thresholds=Thresholds(warning=5, critical=10),
+                        alert={"degraded_after": 1})
+    clock = Clock()
+    two = CheckResult("unbilled_orders", Status.CRIT, (
+        Evaluation(Measurement("unbilled_orders", 7), Status.WARN, "> 5"),
+        Evaluation(Measurement("unbilled_orders", 25), Status.CRIT, "> 10")), 0.1, clock(),
+        current_period("iso_week", "UTC", clock()))
+    emit(store, two, {"unbilled_orders": bare})
+    silent = CheckResult("unbilled_orders", Status.UNKNOWN, (), 0.1, clock.advance(minutes=5),
+                         current_period("iso_week", "UTC", clock()))
+    emit(store, silent, {"unbilled_orders": bare})
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert [("links" in e, e["payload"]["summary"]) for e in pd.events()] == [
+        (False, "CRITICAL: billing unbilled_orders (2026-W47): unbilled_orders=7 (WARN > 5), "
+                "unbilled_orders=25 (CRIT > 10)"),
+        (False, "Monitor degraded: billing unbilled_orders could not run 1 times in a row: "
+                "unknown error"),
+    ]

@@ -5,7 +5,7 @@ sent, rollover where the week ends in another time zone, `drain_seconds`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -104,6 +104,19 @@ def test_a_silence_for_every_check_mutes_this_one_too(store: Engine, pd: PagerDu
     assert silences.end(store, 1, clock.advance(minutes=1))
     cycle(store, pd, clock, 25, opts)
     assert pd.seen() == [OPEN]
+
+
+def test_a_silence_mutes_only_its_check_and_only_from_when_it_was_made(
+    store: Engine, pd: PagerDuty,
+) -> None:
+    clock, opts = Clock(), options()
+    silences.add(store, "failed_charges", clock(), 60, "their migration", "dave")
+    cycle(store, pd, clock, 25, opts)  # another check's silence: unbilled_orders pages
+    assert pd.seen() == [OPEN]
+    late = Clock(clock() + timedelta(minutes=5))
+    silences.add(store, "unbilled_orders", late(), 60, "now ours", "dave")
+    cycle(store, pd, clock, 0, opts)  # a run that started before the silence was made
+    assert pd.seen() == [OPEN, RESOLVE]
 
 
 def test_an_incident_never_notified_is_never_resolved(store: Engine, pd: PagerDuty) -> None:

@@ -136,3 +136,33 @@ def test_a_resolve_never_overtakes_a_trigger_another_dispatcher_is_sending(
     racing.thread.join(30)
     Dispatcher(store, {"pagerduty": pd}, clock=Clock()).dispatch()
     assert [e["event_action"] for e in pd.events()] == ["trigger", "resolve"]
+
+
+class Buggy:
+    """A notifier with a bug: it raises something other than SinkError."""
+
+    name = "pagerduty"
+
+    def deliver(self, notification: Notification) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_notifier_bug_is_retried_not_raised(store: Engine) -> None:
+    clock = Clock()
+    put(store, note(), at=clock)
+    report = make_dispatcher(store, [Buggy()], clock).dispatch()
+    assert (report.failed, report.errors) == (1, ["pagerduty: RuntimeError: boom"])
+    assert rows(store) == [(1, 1, False, "RuntimeError: boom")]
+
+
+def test_closing_alerting_closes_the_notifiers(store: Engine, slack: Slack) -> None:
+    from monitor.dispatcher import Alerting
+    from tests.alerting_support import make_engine
+
+    clock = Clock()
+    alerting = Alerting(store, make_engine(store, {}, ["slack"]),
+                        make_dispatcher(store, [slack], clock))
+    alerting.close()
+    with pytest.raises(Exception, match="closed"):  # its HTTP client is gone
+        slack.notifier.deliver(note())
+    assert slack.peer.requests == []

@@ -165,8 +165,8 @@ def test_dead_when_too_old_or_permanent(store: Engine, pd: PagerDuty, slack_peer
     assert (report.failed, report.dead) == (1, 1)  # slack: permanent, dead at once
     clock.advance(hours=3)
     assert make_dispatcher(store, [pd, gone], clock, backoff).dispatch().dead == 1
-    assert "(slack, billing/y) is dead after permanent error: SinkError: Slack: HTTP 403: " \
-           "invalid_token" in caplog.text
+    assert "outbox row 2 (slack, billing/y) is dead after permanent error: SinkError: " \
+           "Slack: HTTP 403: invalid_token" in [r.getMessage() for r in caplog.records]
     assert "(pagerduty, billing/x/2026-W47) is dead after too old" in caplog.text
     assert len(slack_peer.requests) == 1  # a permanent error is never retried
     assert outbox.stats(store, clock()).dead == 2

@@ -5,7 +5,10 @@ how thresholds describe themselves, the previous day, a result as JSON."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from monitor.period import current_period
 from monitor.policy import NoAlerts
@@ -100,3 +103,49 @@ def test_a_result_as_json() -> None:
         "measurements": [{"name": "unbilled_orders", "value": 12, "tags": ["region:eu"],
                           "status": "CRIT", "threshold": "> 10", "samples": ["o1", "o2"]}],
     }
+
+
+def test_a_held_resolve_then_broken_again_sends_nothing_new() -> None:
+    """PagerDuty never got the resolve (the run that closed it could not
+    deliver), so when billing breaks again its alert is still open there:
+    no second "open"; a new severity is an update; renotify keeps its clock."""
+    d = Driver(renotify_minutes=10)
+    assert d.feed(CRIT) == [("trigger", "open", KEY, "critical")]  # +5
+    assert d.feed(OK, deliverable=False) == []  # +10: closed, the resolve held
+    assert d.feed(CRIT) == [("trigger", "renotify", KEY, "critical")]  # +15: 10 min since +5
+    d.feed(OK, deliverable=False)
+    assert d.feed(WARN) == [("trigger", "deescalate", KEY, "warning")]
+
+
+def test_events_say_which_kind_of_incident_they_are_about() -> None:
+    d = Driver(degraded_after=1)
+    d.feed(CRIT, UNKNOWN)
+    out = d.policy.step(d.track, d.obs(CRIT, key="billing/x/2026-W48"), False)
+    assert [(e.action, e.key, e.kind) for e in out.events] == [
+        ("resolve", KEY, "status"), ("trigger", "billing/x/2026-W48", "status"),
+        ("resolve", DEG, "degraded")]
+    d = Driver(degraded_after=1)
+    d.feed(CRIT, UNKNOWN)
+    d.policy = NoAlerts()
+    out = d.policy.step(d.track, d.obs(UNKNOWN), False)
+    assert [(e.action, e.key, e.kind) for e in out.events] == [
+        ("resolve", KEY, "status"), ("resolve", DEG, "degraded")]
+
+
+def test_a_later_period() -> None:
+    now = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)
+    assert current_period("iso_week", "UTC", now, 1).label == "2026-W48"
+
+
+def test_period_bounds_are_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        p = current_period("iso_week", "Europe/Berlin", datetime(2026, 11, 19, tzinfo=UTC))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert p.start_at.utcoffset() == timedelta(0) and p.end_at.utcoffset() == timedelta(0)
+    assert p.start_at == datetime(2026, 11, 15, 23, tzinfo=UTC)
