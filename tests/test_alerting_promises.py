@@ -113,10 +113,11 @@ def test_a_silence_mutes_only_its_check_and_only_from_when_it_was_made(
     silences.add(store, "failed_charges", clock(), 60, "their migration", "dave")
     cycle(store, pd, clock, 25, opts)  # another check's silence: unbilled_orders pages
     assert pd.seen() == [OPEN]
-    late = Clock(clock() + timedelta(minutes=5))
-    silences.add(store, "unbilled_orders", late(), 60, "now ours", "dave")
-    cycle(store, pd, clock, 0, opts)  # a run that started before the silence was made
-    assert pd.seen() == [OPEN, RESOLVE]
+    silences.add(store, "*", clock() + timedelta(minutes=5), 60, "from 05:35", "dave")
+    make_engine(store, {"refunds": opts}, ["pagerduty"]).emit(  # a run that started at 05:30
+        result("refunds", 25, clock(), opts))
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen()[1:] == [("trigger", "open", "billing/refunds/2026-W47", "critical")]
 
 
 def test_an_incident_never_notified_is_never_resolved(store: Engine, pd: PagerDuty) -> None:
