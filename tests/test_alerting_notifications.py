@@ -106,9 +106,9 @@ def test_the_resolve_for_a_removed_check_in_the_outbox(store: Engine) -> None:
     assert make_engine(store, {}, ["pagerduty"]).retire_removed(clock.advance(minutes=5)) == [
         "billing/unbilled_orders/2026-W47"]
     with store.connect() as conn:
-        row = conn.execute(select(outbox_table).order_by(outbox_table.c.id.desc())).first()
-    assert row is not None and (row.channel, row.dedup_key) == (
-        "pagerduty", "billing/unbilled_orders/2026-W47")
+        row = conn.execute(select(outbox_table).where(outbox_table.c.channel == "pagerduty")
+                           .order_by(outbox_table.c.id.desc())).first()
+    assert row is not None and row.dedup_key == "billing/unbilled_orders/2026-W47"
     assert row.payload == {
         "action": "resolve", "reason": "resolve", "dedup_key": "billing/unbilled_orders/2026-W47",
         "check": "unbilled_orders", "severity": "critical",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from monitor import cli
 from monitor.period import current_period
 from monitor.types import CheckResult, RunReport, Status
+from tests.helpers import ROOT
 from tests.helpers import cli as run_cli
 
 PRECEDENCE = (2, 69, 3, 1)  # the README's order, highest first
@@ -95,13 +96,12 @@ def test_check_exit_code_in_every_combination(
     assert got == {n: documented({s.upper() for s in n}, reachable) for n in SUBSETS}
 
 
-def test_an_internal_error_exits_70_in_one_line(tmp_path: Path, config: Path) -> None:
-    """A state store whose schema was damaged by hand (its silences table
-    dropped) is a bug's kind of failure: exit 70, one line, no traceback."""
-    assert run_cli("--config", str(config), "check", "ok").returncode == 0  # creates the store
-    with sqlite3.connect(tmp_path / "billing-monitor-state.db") as conn:
-        conn.execute("DROP TABLE silences")
-    r = run_cli("--config", str(config), "silence", "--list")
+def test_an_internal_error_exits_70_in_one_line(tmp_path: Path) -> None:
+    """Whatever no command expects (here `export datadog --out` under a file,
+    which no code path handles) is exit 70: one line, no traceback."""
+    example = ROOT / "config" / "billing-monitor.toml"
+    r = run_cli("--config", str(example), "export", "datadog", "--out", "/dev/null/sub")
     assert r.returncode == 70, r.stderr
     assert r.stderr.splitlines() == [
-        "billing-monitor: internal error: OperationalError: no such table: silences"]
+        "billing-monitor: internal error: NotADirectoryError: [Errno 20] Not a directory: "
+        "'/dev/null/sub'"]
