@@ -129,8 +129,8 @@ def test_summaries_of_several_values_and_of_an_unexplained_failure(
                         alert={"degraded_after": 1})
     clock = Clock()
     two = CheckResult("unbilled_orders", Status.CRIT, (
-        Evaluation(Measurement("unbilled_orders", 7), Status.WARN, "> 5"),
-        Evaluation(Measurement("unbilled_orders", 25), Status.CRIT, "> 10")), 0.1, clock(),
+        Evaluation(Measurement("unbilled_orders", 25), Status.CRIT, "> 10"),
+        Evaluation(Measurement("unbilled_orders", 7), Status.WARN, "> 5")), 0.1, clock(),
         current_period("iso_week", "UTC", clock()))
     emit(store, two, {"unbilled_orders": bare})
     silent = CheckResult("unbilled_orders", Status.UNKNOWN, (), 0.1, clock.advance(minutes=5),
@@ -138,8 +138,8 @@ def test_summaries_of_several_values_and_of_an_unexplained_failure(
     emit(store, silent, {"unbilled_orders": bare})
     make_dispatcher(store, [pd], clock).dispatch()
     assert [("links" in e, e["payload"]["summary"]) for e in pd.events()] == [
-        (False, "CRITICAL: billing unbilled_orders (2026-W47): unbilled_orders=7 (WARN > 5), "
-                "unbilled_orders=25 (CRIT > 10)"),
+        (False, "CRITICAL: billing unbilled_orders (2026-W47): unbilled_orders=25 (CRIT > 10), "
+                "unbilled_orders=7 (WARN > 5)"),
         (False, "Monitor degraded: billing unbilled_orders could not run 1 times in a row: "
                 "unknown error"),
     ]
