@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -39,3 +41,21 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
 # is not a failure); CI runs a fixed number of examples, printed on failure.
 settings.register_profile("default", deadline=None, print_blob=True)
 settings.load_profile("default")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (cli.run) configures logging for the whole
+    process: its handlers, warnings routed to logging, the thread excepthook.
+    Put them back after every test, so that no test depends on which ran
+    before it (pytest's own capture handlers are left to pytest)."""
+    root = logging.getLogger()
+    handlers, level, hook = set(root.handlers), root.level, threading.excepthook
+    logging.captureWarnings(False)
+    yield
+    for h in list(root.handlers):
+        if h not in handlers and not type(h).__module__.startswith("_pytest"):
+            root.removeHandler(h)
+    root.setLevel(level)
+    threading.excepthook = hook
+    logging.captureWarnings(False)

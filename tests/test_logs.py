@@ -98,6 +98,7 @@ def test_every_secret_is_scrubbed_from_message_fields_and_tracebacks(
     log.error("password alone: db-pa55word, and in a URL: https://u:other-pw@example.com/x")
     warnings.warn(f"warning with {SECRETS['STRIPE_API_KEY']}", UserWarning, stacklevel=1)
     text = out.getvalue()
+    assert f"warning with {REDACTED}" in text  # the warning went through the redactor
     for value in SECRETS.values():
         assert value not in text
     assert "db-pa55word" not in text and "other-pw" not in text
