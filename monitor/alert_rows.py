@@ -56,7 +56,7 @@ def save(conn: Connection, inc: Incident, check: str, kind: str, seq: int, at: d
         notified_channels=",".join(sorted(inc.channels)) or None, owner=owner,
     )
     if track is not None:
-        values.update(status=track.status.label if track.status else None,
+        values.update(status=track.status.label if track.status is not None else None,
                       since=utc(track.since), bad_count=track.bad, ok_count=track.ok,
                       unknown_count=track.unknown)
     res = conn.execute(update(alerts).where(alerts.c.dedup_key == inc.key).values(**values))

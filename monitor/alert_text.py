@@ -54,7 +54,8 @@ def summary(ev: Event, result: CheckResult, track: Track, service: str) -> str:
     if ev.kind == "degraded":
         if ev.action == "resolve":
             return f"RESOLVED: monitor degraded: {where} runs again"
-        text = (f"Monitor degraded: {where} could not run {track.unknown} times in a row: "
+        times = "once" if track.unknown == 1 else f"{track.unknown} times in a row"
+        text = (f"Monitor degraded: {where} could not run {times}: "
                 f"{result.error or 'unknown error'}")
         return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
     period = result.period.label

@@ -10,6 +10,9 @@ only check names, values, dedup keys and notification payloads.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -32,6 +35,7 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
 
@@ -159,9 +163,24 @@ def current_version(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
+# Not a key alerting.py locks ("billing-monitor/<check>"; check names have no "-").
+_MIGRATION_LOCK = zlib.crc32(b"billing-monitor/schema-migration")
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Serialise migrations of processes starting at once (else both create the
+    tables and one fails: IntegrityError on pg_type_typname_nsp_index). PostgreSQL:
+    a transaction-level advisory lock (works through PgBouncer's transaction mode).
+    SQLite: open_state's engine began with BEGIN IMMEDIATE, the write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+
+
 def migrate(engine: Engine, upto: int = LATEST) -> int:
-    """Bring the schema to `upto` (default: latest) in one transaction."""
+    """Bring the schema to `upto` (default: latest) in one transaction, one
+    process at a time."""
     with engine.begin() as conn:
+        _lock_schema(conn)
         version = current_version(conn)
         if version > LATEST:
             raise RuntimeError(
@@ -178,6 +197,21 @@ def migrate(engine: Engine, upto: int = LATEST) -> int:
         return max(version, upto)
 
 
+def _wal(dbapi_conn: Any, timeout: float = 30.0) -> None:
+    """Switch a SQLite file to WAL. On a new file that several processes open at
+    once, SQLite answers "database is locked" at once instead of waiting for
+    the busy timeout: retry within the same bound as the connect timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_immediate(engine: Engine) -> None:
     """SQLite: take the write lock at BEGIN, so a read-modify-write of alert
     state in two processes serialises instead of failing at commit."""
@@ -187,7 +221,7 @@ def _sqlite_immediate(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         # WAL: one fsync per commit instead of several, and `status` can read
         # while a check writes. synchronous stays FULL: a commit survives power loss.
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        _wal(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:

@@ -1,26 +1,31 @@
 """Shared pieces of the alerting tests: a state store on a real SQLite file or
-a fresh database on the suite's PostgreSQL, results built from numbers, a
-recording notifier that can be told to fail, and a settable clock."""
+a fresh database on the suite's PostgreSQL, results built from numbers, the
+real PagerDuty and Slack notifiers on their local peers (what the peer
+received is what the on-call engineer would see), and a settable clock."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from alerts.base import Notification
+from alerts.base import Notification, Notifier
+from alerts.pagerduty import PagerDutyNotifier
+from alerts.slack import SlackNotifier
 from checks.base import CheckOptions
 from monitor.alerting import AlertEngine
 from monitor.dispatcher import Backoff, Dispatcher
 from monitor.period import current_period
 from monitor.state import open_state
 from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Evaluation, Measurement, SinkError, Status
+from monitor.types import CheckResult, Evaluation, Measurement, Status
+from tests.peers.http_peers import Tls
+from tests.peers.http_services import PagerDutyPeer, SlackPeer
 
 T0 = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)  # a Thursday in 2026-W47
 _dbs = itertools.count()
@@ -57,25 +62,83 @@ class Clock:
         return self.at
 
 
-@dataclass
-class FakeNotifier:
-    """Implements Notifier; `failures` queued exceptions are raised first."""
+ROUTING_KEY = "S3cr3tR0utingKey0123456789abcdef"
+# Generous: a loaded machine must never turn a healthy local delivery into a timeout.
+TIMEOUT = 10.0
+Seen = tuple[str, str, str, str | None]
 
-    name: str
-    delivered: list[Notification] = field(default_factory=list)
-    failures: list[Exception] = field(default_factory=list)
-    down: SinkError | None = None  # raised on every call while set
-    max_seconds: float = 1.0
+
+class PagerDuty:
+    """The real PagerDutyNotifier on the local Events API v2 peer (one HTTP
+    attempt per delivery: retries are the outbox's job)."""
+
+    name = "pagerduty"
+
+    def __init__(self, peer: PagerDutyPeer, tls: Tls) -> None:
+        self.peer = peer
+        self.notifier = PagerDutyNotifier(ROUTING_KEY, events_url=peer.url, timeout=TIMEOUT,
+                                          max_attempts=1, verify=tls.client)
+        self.max_seconds = self.notifier.max_seconds
 
     def deliver(self, notification: Notification) -> None:
-        if self.down is not None:
-            raise self.down
-        if self.failures:
-            raise self.failures.pop(0)
-        self.delivered.append(notification)
+        self.notifier.deliver(notification)
 
-    def seen(self) -> list[tuple[str, str, str, str]]:
-        return [(n.action, n.reason, n.dedup_key, n.severity) for n in self.delivered]
+    def events(self) -> list[dict[str, Any]]:
+        return self.peer.events
+
+    def seen(self) -> list[Seen]:
+        """(action, reason, dedup key, severity) of each event PagerDuty accepted;
+        a resolve carries no payload, hence no reason or severity of its own."""
+        out: list[Seen] = []
+        for e in self.peer.events:
+            payload = e.get("payload", {})
+            reason = payload.get("custom_details", {}).get("reason", "resolve")
+            out.append((e["event_action"], reason, e["dedup_key"], payload.get("severity")))
+        return out
+
+    def attempts(self) -> int:
+        """Requests that reached the peer, refused and failed ones included."""
+        return len(self.peer.requests)
+
+    def close(self) -> None:
+        self.notifier.close()
+
+
+class Slack:
+    """The real SlackNotifier on the local incoming-webhook peer."""
+
+    name = "slack"
+
+    def __init__(self, peer: SlackPeer) -> None:
+        self.peer = peer
+        self.notifier = SlackNotifier(peer.webhook_url, timeout=TIMEOUT)
+        self.max_seconds = self.notifier.max_seconds
+
+    def deliver(self, notification: Notification) -> None:
+        self.notifier.deliver(notification)
+
+    def titles(self) -> list[str]:
+        return [m["blocks"][0]["text"]["text"] for m in self.peer.messages]
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.peer.messages]
+
+    def close(self) -> None:
+        self.notifier.close()
+
+
+@pytest.fixture
+def pd(pagerduty_peer: PagerDutyPeer, tls: Tls) -> Iterator[PagerDuty]:
+    notifier = PagerDuty(pagerduty_peer, tls)
+    yield notifier
+    notifier.close()
+
+
+@pytest.fixture
+def slack(slack_peer: SlackPeer) -> Iterator[Slack]:
+    notifier = Slack(slack_peer)
+    yield notifier
+    notifier.close()
 
 
 def options(critical: float = 10, warning: float | None = 5, **alert: object) -> CheckOptions:
@@ -103,7 +166,7 @@ def make_engine(store: Engine, checks: dict[str, CheckOptions], channels: list[s
                        source="monitor-test-host", **kw)  # type: ignore[arg-type]
 
 
-def make_dispatcher(store: Engine, notifiers: list[FakeNotifier], clock: Clock,
+def make_dispatcher(store: Engine, notifiers: Sequence[Notifier], clock: Clock,
                     backoff: Backoff | None = None, rand: float = 0.5) -> Dispatcher:
     return Dispatcher(store, {n.name: n for n in notifiers}, backoff=backoff or Backoff(),
                       clock=clock, rand=lambda: rand)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.peers import postgres
 from tests.peers.http_fixtures import (  # noqa: F401  (HTTP peer fixtures)
@@ -32,3 +35,27 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
         pytest.skip("PostgreSQL server binaries not installed")
     with postgres.postgres_server() as server:
         yield server
+
+
+# Hypothesis on a shared, loaded machine: no per-example deadline (a slow example
+# is not a failure); CI runs a fixed number of examples, printed on failure.
+settings.register_profile("default", deadline=None, print_blob=True)
+settings.load_profile("default")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (cli.run) configures logging for the whole
+    process: its handlers, warnings routed to logging, the thread excepthook.
+    Put them back after every test, so that no test depends on which ran
+    before it (pytest's own capture handlers are left to pytest)."""
+    root = logging.getLogger()
+    handlers, level, hook = set(root.handlers), root.level, threading.excepthook
+    logging.captureWarnings(False)
+    yield
+    for h in list(root.handlers):
+        if h not in handlers and not type(h).__module__.startswith("_pytest"):
+            root.removeHandler(h)
+    root.setLevel(level)
+    threading.excepthook = hook
+    logging.captureWarnings(False)

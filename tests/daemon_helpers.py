@@ -50,6 +50,10 @@ tags = ["team:billing"]
 shutdown_timeout_seconds = 20
 timezone = "{zone}"
 
+[pagerduty]
+# The tests' fake routing key must never reach the real Events API.
+events_url = "https://events.pagerduty.invalid"
+
 [http]
 enabled = {str(http_enabled).lower()}
 port = {http_port}

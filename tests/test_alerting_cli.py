@@ -95,6 +95,7 @@ def test_check_alerts_once_resolves_and_status_shows_it(
 def test_slack_down_keeps_the_alert_in_the_outbox_until_it_is_back(
     tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    clock.settle()  # in-process runs on the wall clock: both in one billing week
     cfg = config(tmp_path, statsd.port)
     billing_db(tmp_path / "billing.db", 25)
     env.set_fault("refused")
@@ -158,6 +159,7 @@ def test_check_fails_clearly_when_the_state_store_is_unreachable(
 def test_silence_command_mutes_a_check_until_it_is_ended(
     tmp_path: Path, env: SlackPeer, statsd: UdpListener, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    clock.settle()  # in-process runs on the wall clock: all in one billing week
     cfg = config(tmp_path, statsd.port)
     billing_db(tmp_path / "billing.db", 25)
     assert cli.run(["--config", str(cfg), "silence", "unbilled_orders", "--minutes", "120",
@@ -214,3 +216,20 @@ def test_check_still_sends_metrics_when_the_state_store_is_unreachable(
     captured = capsys.readouterr()
     assert "unbilled_orders" in captured.out and "is unavailable" in captured.out
     assert ":pw@" not in captured.out + captured.err
+
+
+def test_drain_seconds_zero_leaves_the_alert_queued_for_the_next_run(
+    tmp_path: Path, env: SlackPeer, statsd: UdpListener,
+) -> None:
+    """[outbox] drain_seconds bounds how long `check` delivers after its run:
+    with 0 nothing goes out now, and the next run (given time) sends it."""
+    clock.settle()  # in-process runs on the wall clock: both in one billing week
+    cfg = config(tmp_path, statsd.port)
+    cfg.write_text(cfg.read_text().replace("drain_seconds = 5", "drain_seconds = 0"))
+    billing_db(tmp_path / "billing.db", 25)
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert env.requests == []
+    assert any(line.startswith("billing.outbox.depth:1|g|") for line in statsd.drain())
+    cfg.write_text(cfg.read_text().replace("drain_seconds = 0", "drain_seconds = 5"))
+    assert cli.run(["--config", str(cfg), "check"]) == 2
+    assert len(env.messages) == 1 and "ALERT [critical]" in env.messages[0]["text"]

@@ -30,7 +30,7 @@ def minute(url: str, value: float, clock: Clock, peer: PagerDutyPeer, tls: Tls,
     opts = options()
     make_engine(engine, {"unbilled_orders": opts}, ["pagerduty"]).emit(
         result("unbilled_orders", value, clock(), opts))
-    pd = PagerDutyNotifier(ROUTING_KEY, events_url=peer.url, timeout=0.5, max_attempts=1,
+    pd = PagerDutyNotifier(ROUTING_KEY, events_url=peer.url, timeout=10.0, max_attempts=1,
                            verify=tls.client)
     Dispatcher(engine, {"pagerduty": pd}, backoff=Backoff(), clock=clock,
                rand=rng.random).dispatch()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,15 +15,11 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.date import DateTrigger
 
 from alerts.prometheus import MonitorMetrics
-from checks.base import CheckOptions
-from monitor.app import period_for
 from monitor.daemon import Daemon
-from monitor.errors import ConfigError
 from monitor.hooks import Hooks
-from monitor.runner import PlannedCheck, Runner
-from monitor.settings import Settings, load_settings
-from monitor.types import Measurement, RunReport, Status
-from monitor.wiring import Wiring, build_wiring
+from monitor.settings import load_settings
+from monitor.types import RunReport, Status
+from monitor.wiring import build_wiring
 from tests.daemon_helpers import NOW, make_demo_db, write_config
 from tests.peers.statsd import UdpListener
 
@@ -136,31 +131,6 @@ def test_a_check_whose_database_is_gone_is_unknown_and_the_ping_carries_it(
     assert "unbilled_orders: OperationalError" in liveness.bodies[-1]
 
 
-def test_health_follows_scheduler_cycle_age_and_state_store(config: Path) -> None:
-    clock = Clock(NOW)
-    reachable: list[str | None] = [None]
-    d = make_daemon(config, Hooks(state_store=lambda: reachable[0],
-                                  state_store_configured=True), clock=clock)
-    ok, body = d.health()
-    assert not ok and body["reasons"] == ["scheduler is not running"]
-    d.start()
-    try:
-        ok, body = d.health()
-        assert ok, body
-        assert body["state_store"] == "reachable"
-        # Both checks are weekly: the default allowance is two weeks and more.
-        assert body["max_cycle_age_s"] == 2 * 7 * 86400 + 30 + 300
-        clock.now = NOW + timedelta(days=15)
-        ok, body = d.health()
-        assert not ok and "no run yet" in body["reasons"][0]
-        d.run_check("unbilled_orders")
-        reachable[0] = "connection refused"
-        ok, body = d.health()
-        assert not ok and body["reasons"] == ["state store unreachable: connection refused"]
-    finally:
-        d.scheduler.shutdown(wait=False)
-
-
 def test_reload_with_a_broken_config_keeps_the_running_one(
     daemon: Daemon, config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -247,67 +217,9 @@ def test_run_now_makes_every_check_due(daemon: Daemon) -> None:
     assert all(j.next_run_time.weekday() == 3 for j in daemon.scheduler.get_jobs())
 
 
-def test_a_bad_config_at_start_up_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text("[checks.x]\ntype = 'nope'\n", "utf-8")
-    with pytest.raises(ConfigError):
-        load_settings(path, {})
-
-
-def test_settings_sections_have_safe_defaults() -> None:
-    s = Settings()
-    assert s.http.host == "127.0.0.1"
-    assert s.daemon.misfire_grace_seconds > 1 and s.daemon.timezone == "UTC"
-
-
-class Hang:
-    """A check stuck in its database call until released."""
-
-    def __init__(self, name: str, release: threading.Event) -> None:
-        self.name = name
-        self._release = release
-
-    def collect(self, ctx: object) -> list[Measurement]:
-        self._release.wait(30)
-        return []
-
-
-def test_a_hung_check_is_cut_off_and_blocks_neither_others_nor_its_next_run(
-    config: Path,
-) -> None:
-    release = threading.Event()
-
-    def build(s: Settings, m: MonitorMetrics) -> Wiring:
-        wiring = build_wiring(s, m, clock=lambda: NOW)
-        opts = CheckOptions(type="sql", timeout_seconds=0.1)
-        checks = {**wiring.runner.checks, "hang": PlannedCheck(Hang("hang", release), opts)}
-        wiring.runner = Runner(checks, wiring.sinks, period_for(s), clock=lambda: NOW)
-        return wiring
-
-    settings = load_settings(config, {})
-    d = Daemon(settings, load=lambda: settings, build=build, metrics=MonitorMetrics(),
-               hooks=Hooks(), notifier=Recorder(), clock=lambda: NOW)
-    try:
-        results = []
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = [pool.submit(d.run_check, n) for n in ("hang", "unbilled_orders", "hang")]
-            results = [f.result(timeout=30) for f in futures]
-        statuses = [r.results[0].status if r else None for r in results]
-        assert statuses == [Status.UNKNOWN, Status.CRIT, Status.UNKNOWN]
-        assert "timed out" in (results[0].results[0].error or "")  # type: ignore[union-attr]
-        assert sample(d, "billing_check_errors_total", check="hang") == 2
-    finally:
-        release.set()
-
-
 def test_jobs_queued_when_a_stop_comes_do_not_run(daemon: Daemon) -> None:
     daemon.start()
     assert daemon.stop() is True
     assert daemon.run_check("unbilled_orders") is None
 
 
-def test_the_example_config_documents_the_defaults() -> None:
-    from monitor.settings import DaemonSection, HttpSection, LoggingSection
-
-    s = load_settings(Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml", {})
-    assert (s.daemon, s.http, s.logging) == (DaemonSection(), HttpSection(), LoggingSection())

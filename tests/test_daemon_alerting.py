@@ -135,3 +135,38 @@ def test_the_daemon_pages_when_the_check_ends_not_at_the_next_timer_tick(
         assert len(slack_peer.messages) == 1
     finally:
         daemon.stop(timeout=5)
+
+
+@pytest.mark.usefixtures("env")
+def test_a_reload_that_removes_a_failing_check_resolves_its_incident(
+    tmp_path: Path, statsd: UdpListener, slack_peer: SlackPeer,
+) -> None:
+    """SIGHUP (Daemon.reload) with a config that no longer has the check: its
+    open incident gets its resolve, once, through the outbox."""
+    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path),
+                          statsd_port=statsd.port)
+    daemon, hooks = _daemon(config)
+    try:
+        report = daemon.run_check("unbilled_orders")
+        assert report is not None and report.results[0].status is Status.CRIT
+        _job(hooks, "outbox")
+        assert len(slack_peer.messages) == 1
+        text = config.read_text()
+        config.write_text(text.replace('[checks.unbilled_orders]\nschedule = "30 5 * * 4"\n'
+                                       '[checks.unbilled_orders.thresholds]\ncritical = 10\n',
+                                       ""))
+        assert daemon.reload() is True
+        assert sorted(daemon.settings.checks) == ["failed_charges"]
+        _job(hooks, "outbox")
+        assert daemon.reload() is True  # a second reload sends nothing more
+        _job(hooks, "outbox")
+    finally:
+        for stop in hooks.on_stop:
+            stop()
+        daemon.wiring.close()
+    assert [m["text"].splitlines()[:2] for m in slack_peer.messages] == [
+        ["🔴 ALERT [critical]: unbilled_orders",
+         "CRITICAL: billing unbilled_orders (2026-W47): unbilled_orders=14 (CRIT > 10)"],
+        ["✅ RESOLVED: unbilled_orders",
+         "RESOLVED: billing unbilled_orders: the check was removed from the configuration"],
+    ]

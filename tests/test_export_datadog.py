@@ -1,12 +1,21 @@
-"""Datadog as code: the committed exports are what the config generates, and
-the generated monitors and dashboard follow the checks' thresholds."""
+"""Datadog as code: the committed exports are what the config generates (a
+staleness check), the generated monitors and dashboard follow the checks'
+thresholds (hand-written expectations), and every export is a valid body for
+Datadog's API as its official client's models define it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from datadog_api_client import Configuration
+from datadog_api_client.exceptions import ApiTypeError
+from datadog_api_client.model_utils import OpenApiModel, UnparsedObject, validate_and_convert_types
+from datadog_api_client.v1.model.dashboard import Dashboard
+from datadog_api_client.v1.model.monitor import Monitor
 
 from monitor.cli import run
 from monitor.export_datadog import dashboard, max_gap_minutes, monitors, window_for, write
@@ -108,3 +117,68 @@ def test_dashboard_has_a_week_long_timeseries_per_metric_with_threshold_markers(
 def test_windows_follow_the_schedule(schedule: str, gap: int, window: str) -> None:
     assert max_gap_minutes(schedule, "UTC") == gap
     assert window_for(gap)[1] == window
+
+
+# --- the exports against Datadog's own API models (datadog-api-client) ------
+
+def _unparsed(x: Any, path: str = "$") -> list[str]:
+    """Where the client could not read a part as its model (an unknown enum
+    value, a widget definition matching no widget type): it keeps those as
+    "unparsed" instead of failing, so we look for them."""
+    out = [path] if isinstance(x, UnparsedObject) or getattr(x, "_unparsed", False) else []
+    if isinstance(x, OpenApiModel) and hasattr(x, "_data_store"):
+        items: Iterable[tuple[object, Any]] = x._data_store.items()
+    elif isinstance(x, dict):
+        items = x.items()
+    elif isinstance(x, list):
+        items = enumerate(x)
+    else:
+        items = ()
+    for key, value in items:
+        out += _unparsed(value, f"{path}.{key}")
+    return out
+
+
+def _as_model(doc: Any, model: type) -> Any:
+    return validate_and_convert_types(doc, (model,), ["export"], True, True, Configuration())
+
+
+def _valid(doc: Any, model: type) -> list[str]:
+    try:
+        return _unparsed(_as_model(doc, model))
+    except ApiTypeError as exc:
+        return [str(exc)]
+
+
+VARIED = {
+    "failed_charges": {"schedule": "*/5 * * * *", "thresholds": {"warning": 2, "critical": 10},
+                       "alert": {"recovery": 1}},
+    "low_revenue": {"type": "sql", "query": "SELECT 1", "metric": "revenue",
+                    "thresholds": {"warning": 500, "critical": 100, "comparator": "<"},
+                    "alert": {"recovery": 700}},
+    "refunds": {"type": "sql", "query": "SELECT 1", "thresholds": {"warning": 20}},
+    "gauge_only": {"type": "sql", "query": "SELECT 1"},
+}
+
+
+@pytest.mark.parametrize("source", ["committed", "varied"])
+def test_exports_are_valid_datadog_api_bodies(source: str) -> None:
+    if source == "committed":
+        dash = json.loads((COMMITTED / "dashboard.json").read_text())
+        mons = json.loads((COMMITTED / "monitors.json").read_text())
+    else:
+        s = settings_with(VARIED)
+        dash, mons = dashboard(s), monitors(s)
+    assert _valid(dash, Dashboard) == []
+    assert mons and [_valid(m, Monitor) for m in mons] == [[] for _ in mons]
+    assert _as_model(dash, Dashboard).to_dict() == dash  # nothing dropped or reshaped
+
+
+def test_the_model_check_refuses_what_datadog_would() -> None:
+    mon = monitors(settings_with(VARIED))[0]
+    assert _valid({**mon, "type": "metric alarm"}, Monitor) == ["$", "$.type"]
+    wrong = {**mon, "options": {**mon["options"], "thresholds": {"critical": "ten"}}}
+    assert "Invalid type for variable 'critical'" in _valid(wrong, Monitor)[0]
+    dash = dashboard(settings_with(VARIED))
+    broken = {**dash, "widgets": [{"definition": {"type": "timeseries", "requests": "q"}}]}
+    assert "$.widgets.0.definition" in _valid(broken, Dashboard)

@@ -19,10 +19,10 @@ SECRETS = {
     "PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789abcdef012345",
     "STRIPE_API_KEY": "sk_test_51FAKEfakeFAKEfake",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/TFAKE/BFAKE/XXXXsecretXXXX",
-    "GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.com/v1/spaces/AAA/messages?key=K3Y&token=T0K",
+    "GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.invalid/v1/spaces/AAA/messages?key=K3Y&token=T0K",
     "BILLING_MONITOR_DATABASE_URL": "postgresql://monitor:db-pa55word@db.internal/billing",
-    "BILLING_MONITOR_PING_URL": "https://hc-ping.com/5f0b1c9e-secret-uuid",
-    "BILLING_MONITOR_HEARTBEAT_URL": "https://hc-ping.com/77aa01d2-heartbeat-uuid",
+    "BILLING_MONITOR_PING_URL": "https://hc-ping.invalid/5f0b1c9e-secret-uuid",
+    "BILLING_MONITOR_HEARTBEAT_URL": "https://hc-ping.invalid/77aa01d2-heartbeat-uuid",
     "BILLING_MONITOR_STATE_URL": "postgresql://state:st4te-pa55word@db.internal/state",
 }
 
@@ -98,6 +98,7 @@ def test_every_secret_is_scrubbed_from_message_fields_and_tracebacks(
     log.error("password alone: db-pa55word, and in a URL: https://u:other-pw@example.com/x")
     warnings.warn(f"warning with {SECRETS['STRIPE_API_KEY']}", UserWarning, stacklevel=1)
     text = out.getvalue()
+    assert f"warning with {REDACTED}" in text  # the warning went through the redactor
     for value in SECRETS.values():
         assert value not in text
     assert "db-pa55word" not in text and "other-pw" not in text

@@ -36,7 +36,7 @@ def note(action: str = "trigger", **kw: Any) -> Notification:
 def notifier(peer: PagerDutyPeer, tls: Tls, key: str = ROUTING_KEY,
              **kw: Any) -> PagerDutyNotifier:
     opts: dict[str, Any] = dict(events_url=peer.url, component="billing-db", group="payments",
-                                dashboard_url="https://dash.example/billing", timeout=0.3,
+                                dashboard_url="https://dash.example/billing", timeout=10.0,
                                 max_attempts=1, backoff_seconds=0.01, verify=tls.client)
     return PagerDutyNotifier(key, **{**opts, **kw})
 
@@ -98,10 +98,10 @@ def test_faults_are_transient(pagerduty_peer: PagerDutyPeer, tls: Tls, fault: Fa
                               retry_after: float | None,
                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    pagerduty_peer.hang_seconds = 1.0
+    pagerduty_peer.hang_seconds = 30.0  # "timeout": never answers until the peer is closed
     pagerduty_peer.set_fault(fault)
-    with pytest.raises(SinkError) as info:
-        notifier(pagerduty_peer, tls).deliver(note())
+    with pytest.raises(SinkError) as info:  # a short timeout only where one must fire
+        notifier(pagerduty_peer, tls, timeout=0.5 if fault == "timeout" else 10.0).deliver(note())
     assert info.value.permanent is False
     assert info.value.retry_after == retry_after
     assert str(info.value).startswith("PagerDuty: ")

@@ -35,6 +35,10 @@ class Driver:
         self.track = Track("x", Incident(KEY), Incident("billing/x/degraded"))
         self.at = T0
 
+    def obs(self, status: Status, key: str = KEY) -> Observation:
+        self.at += timedelta(minutes=5)
+        return Observation(status, key, True, self.at, True)
+
     def feed(self, *statuses: Status, key: str = KEY, recovered: bool = True,
              muted: bool = False, deliverable: bool = True) -> list[tuple[str, str, str, str]]:
         out = []
@@ -130,6 +134,24 @@ def test_renotify_while_open() -> None:
     assert d.feed(CRIT) == [("trigger", "renotify", KEY, "critical")]  # 15 minutes
     assert d.feed(CRIT, CRIT) == []
     assert d.feed(CRIT) == [("trigger", "renotify", KEY, "critical")]
+
+
+def test_renotify_interval_is_inclusive() -> None:
+    d = Driver(renotify_minutes=10)  # runs every 5 minutes
+    assert d.feed(CRIT) == [("trigger", "open", KEY, "critical")]
+    assert d.feed(CRIT) == []  # +5
+    assert d.feed(CRIT) == [("trigger", "renotify", KEY, "critical")]  # +10: due exactly now
+
+
+def test_recovered_needs_every_measurement_back() -> None:
+    from monitor.types import CheckResult, Evaluation, Measurement
+
+    opts = options(critical=10, warning=None, recovery=4)
+    evals = tuple(Evaluation(Measurement("x", v), Status.OK) for v in (2, 7))
+    r = CheckResult("x", Status.OK, evals, 0.1, T0, result("x", 0, T0, opts).period)
+    assert not recovered(r, opts)  # 2 is back past 4, 7 is not
+    evals = tuple(Evaluation(Measurement("x", v), Status.OK) for v in (2, 4))
+    assert recovered(CheckResult("x", Status.OK, evals, 0.1, T0, r.period), opts)
 
 
 def test_period_rollover_resolves_the_old_key_and_opens_the_new_one() -> None:

@@ -6,7 +6,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.statsd import StatsdSink, make_client
+from alerts.statsd import RecordingClient, StatsdSink, make_client
 from monitor.period import current_period
 from monitor.types import CheckResult, Evaluation, Measurement, Status
 from tests.peers.statsd import UdpListener
@@ -44,7 +44,7 @@ def test_unknown_result_sends_status_and_error_without_gauge(statsd: UdpListener
     assert "no such table: orders" in lines[2]
 
 
-def test_agent_absent_raises_nothing_and_does_not_block() -> None:
+def test_agent_absent_raises_nothing_and_sending_resumes_when_it_is_back() -> None:
     # A bound-then-closed port: nothing listens, the kernel answers with ICMP.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -53,13 +53,28 @@ def test_agent_absent_raises_nothing_and_does_not_block() -> None:
     m = Measurement("unbilled_orders", 1)
     for _ in range(5):  # the second send would see ECONNREFUSED from the first
         sink.emit(_result(Status.OK, Evaluation(m, Status.OK)))
-    sink.close()
+    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the agent starts
+    agent.bind(("127.0.0.1", port))
+    agent.settimeout(10)
+    try:
+        sink.emit(_result(Status.WARN, Evaluation(Measurement("unbilled_orders", 7),
+                                                  Status.WARN)))
+        sink.close()
+        first = agent.recv(65535).decode().splitlines()[0]
+    finally:
+        agent.close()
+    assert first == "billing.unbilled_orders:7|g|#check:unbilled_orders,team:billing"
 
 
-def test_unresolvable_agent_host_raises_nothing() -> None:
-    sink = StatsdSink(make_client("agent.invalid", 8125, None), "billing.", [])
+def test_unresolvable_agent_host_raises_nothing_and_everything_was_sent() -> None:
+    client = RecordingClient(make_client("agent.invalid", 8125, None))
+    sink = StatsdSink(client, "billing.", [])
     sink.emit(_result(Status.OK, Evaluation(Measurement("x", 1), Status.OK)))
     sink.close()
+    tags = "#check:unbilled_orders,team:billing"
+    assert client.sent == [f"gauge billing.x=1 {tags}", f"gauge billing.check.status=0 {tags}",
+                           f"gauge billing.check.duration=0.25 {tags}",
+                           f"service_check billing.health=0 {tags}"]
 
 
 def test_unix_socket_path(tmp_path: Path) -> None:

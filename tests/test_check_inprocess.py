@@ -1,0 +1,133 @@
+"""`billing-monitor check` run in-process (cli.run), so that a mutation of the
+command's code is seen by the tests (the subprocess tests in test_cli.py and
+test_check_command.py run the installed code): names, `--at`, liveness pings
+with one run id, an echoed secret scrubbed, the state store's error shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor import cli
+from tests.helpers import demo_db
+from tests.peers.http_services import HealthchecksPeer
+from tests.peers.statsd import UdpListener
+from tests.test_exit_codes import config
+
+__all__ = ["config"]  # fixture
+
+DOWN = "postgresql+psycopg://monitor:pw@127.0.0.1:1/state"
+
+
+def test_unknown_names_are_a_usage_error(config: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--config", str(config), "check", "ok", "nope", "zzz"])
+    assert exit_.value.code == 64
+    assert capsys.readouterr().err.strip() == (
+        "billing-monitor: unknown check(s): nope, zzz (configured: ok, warn, crit, unknown)")
+
+
+def test_only_the_named_checks_run(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(["--config", str(config), "check", "warn", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["check"], r["status"]) for r in doc["results"]] == [("warn", "WARN")]
+    assert doc["sink_errors"] == []
+    assert cli.run(["--config", str(config), "check", "crit"]) == 2
+    out = capsys.readouterr().out
+    assert "crit" in out and "CRIT" in out and "warn" not in out
+
+
+def test_named_sql_checks_run_without_the_stripe_key_the_others_need(
+    config: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """check NAME builds only the named checks (README): the on-call engineer
+    can rerun a SQL check by hand without STRIPE_API_KEY."""
+    config.write_text(config.read_text() + "[checks.payment_failure_rate]\n")
+    assert cli.run(["--config", str(config), "check", "warn"]) == 1
+    assert cli.run(["--config", str(config), "check", "warn", "--at", "2026-11-19T05:30Z"]) == 1
+    capsys.readouterr()
+
+
+def test_at_prints_another_period_and_sends_nothing(
+    tmp_path: Path, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(statsd.port))
+    cfg = tmp_path / "bm.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{demo_db(tmp_path)}"\n'
+                   "[checks.unbilled_orders]\n[checks.failed_charges]\n")
+    args = ["--config", str(cfg), "check", "failed_charges", "--at", "2026-11-19T05:30Z"]
+    assert cli.run([*args, "--json"]) == 1
+    [res] = json.loads(capsys.readouterr().out)["results"]
+    assert (res["check"], res["period"], res["measurements"][0]["value"]) == (
+        "failed_charges", "2026-W47", 3)
+    assert cli.run(args) == 1
+    out = capsys.readouterr().out
+    assert "failed_charges" in out and "2026-W47" in out and "unbilled_orders" not in out
+    assert not out.lstrip().startswith("{")  # a table for people, not JSON
+    assert cli.run(["--config", str(cfg), "check", "--json", "--at", "2026-11-12T00:00Z"]) == 0
+    assert [r["period"] for r in json.loads(capsys.readouterr().out)["results"]] == [
+        "2026-W46", "2026-W46"]
+    assert statsd.drain() == []
+    assert not (tmp_path / "billing-monitor-state.db").exists()
+
+
+def test_liveness_pings_around_the_run_with_one_run_id(
+    config: Path, healthchecks_peer: HealthchecksPeer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BILLING_MONITOR_PING_URL", healthchecks_peer.ping_url)
+    config.write_text(config.read_text() + '[checks.gone]\ntype = "sql"\n'
+                      'query = "SELECT v FROM gone"\n')
+    assert cli.run(["--config", str(config), "check", "ok", "crit"]) == 2
+    assert cli.run(["--config", str(config), "check", "ok", "unknown", "gone"]) == 3
+    pings = healthchecks_peer.pings
+    assert [p.kind for p in pings] == ["start", "success", "start", "fail"]
+    assert pings[0].rid == pings[1].rid != pings[2].rid == pings[3].rid
+    assert all(p.rid and len(p.rid) == 36 for p in pings)  # a uuid per run
+    assert pings[3].body == ("unknown: OperationalError: no such table: no_such_table; "
+                             "gone: OperationalError: no such table: gone")
+
+
+def test_an_echoed_secret_is_scrubbed_from_the_output_and_the_gauges(
+    config: Path, statsd: UdpListener, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secret = "sk_test_51EchoedByTheDriver0000"
+    monkeypatch.setenv("STRIPE_API_KEY", secret)
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(statsd.port))
+    config.write_text(config.read_text().replace("[statsd]\nenabled = false\n", "")
+                      + f'[checks.leaky]\ntype = "sql"\nquery = "SELECT * FROM {secret}"\n')
+    assert cli.run(["--config", str(config), "check", "leaky", "--json"]) == 3
+    out = capsys.readouterr().out
+    assert json.loads(out)["results"][0]["error"] == (
+        "OperationalError: no such table: [REDACTED]")
+    assert cli.run(["--config", str(config), "check", "leaky", "--json",
+                    "--at", "2026-11-19T05:30Z"]) == 3  # a look at another week, scrubbed too
+    at = capsys.readouterr().out
+    assert json.loads(at)["results"][0]["error"] == "OperationalError: no such table: [REDACTED]"
+    assert secret not in at
+    sent = "\n".join(statsd.receive(3))
+    assert "[REDACTED]" in sent and secret not in sent + out
+
+
+def test_an_unreachable_state_store_is_reported_with_the_results(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BILLING_MONITOR_STATE_URL", DOWN)
+    assert cli.run(["--config", str(config), "check", "warn", "--json"]) == 69
+    out, err = capsys.readouterr()
+    [error] = json.loads(out)["sink_errors"]
+    assert (error["sink"], error["check"]) == ("alerting", "-")
+    assert error["error"].startswith(
+        "state store postgresql+psycopg://monitor:***@127.0.0.1:1/state is unavailable: "
+        "OperationalError: ")
+    assert "is unavailable: OperationalError: " in err  # logged at ERROR, once
+    assert err.count('; checks run without alerting", "level": "error"') == 1
+    assert ":pw@" not in err
+    assert cli.run(["--config", str(config), "check", "warn"]) == 69
+    assert "alerting (-): state store postgresql+psycopg://monitor:***@127.0.0.1:1/state " \
+           "is unavailable" in capsys.readouterr().out

@@ -1,0 +1,168 @@
+"""The dispatcher's public behaviour over several rows at once, through the
+real PagerDuty and Slack notifiers: what one pass reports, what it logs when
+a delivery fails, the max_age boundary, a dead row not holding up its key,
+and two dispatchers racing for the same rows."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts.base import Notification
+from monitor.dispatcher import Backoff, Dispatcher
+from tests.alerting_support import (
+    Clock,
+    PagerDuty,
+    Slack,
+    make_dispatcher,
+    pd,
+    slack,
+    state_url,
+    store,
+)
+from tests.test_outbox import note, put, revoked, rows
+
+__all__ = ["pd", "slack", "state_url", "store"]  # fixtures
+
+
+def test_one_pass_reports_every_row(store: Engine, pd: PagerDuty, slack: Slack) -> None:
+    clock = Clock()
+    put(store, note(key="billing/a"), note(key="billing/b"), channels=("pagerduty",), at=clock)
+    put(store, note(key="billing/c"), note(key="billing/d"), channels=("slack",), at=clock)
+    put(store, note(key="billing/e"), note(key="billing/f"), channels=("google_chat",), at=clock)
+    report = make_dispatcher(store, [pd, slack], clock).dispatch()
+    assert (report.delivered, report.failed, report.dead, report.skipped) == (4, 0, 0, 2)
+    pd.peer.set_fault("error")
+    put(store, note(key="billing/g"), note(key="billing/h"), channels=("pagerduty",), at=clock)
+    gone = revoked(slack.peer)
+    put(store, note(key="billing/i"), note(key="billing/j"), channels=("slack",), at=clock)
+    report = make_dispatcher(store, [pd, gone], clock).dispatch()
+    gone.close()
+    assert (report.delivered, report.failed, report.dead, report.skipped) == (0, 2, 2, 2)
+    assert report.errors == [
+        "pagerduty: SinkError: PagerDuty: HTTP 500: Internal server error",
+        "pagerduty: SinkError: PagerDuty: HTTP 500: Internal server error",
+        "slack: SinkError: Slack: HTTP 403: invalid_token",
+        "slack: SinkError: Slack: HTTP 403: invalid_token",
+    ]
+
+
+def test_a_failed_attempt_is_logged_with_its_retry_time(
+    store: Engine, pd: PagerDuty, caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    pd.peer.set_fault("error")
+    put(store, note(), at=clock)
+    make_dispatcher(store, [pd], clock, Backoff(base_seconds=30), rand=0.0).dispatch()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "billing_monitor.dispatcher"] == [
+        (logging.WARNING, "outbox row 1 (pagerduty, billing/x/2026-W47) attempt 1 failed, "
+                          "retry at 2026-11-19T05:30:15+00:00: SinkError: PagerDuty: HTTP 500: "
+                          "Internal server error")]
+
+
+def test_a_dead_trigger_does_not_hold_up_its_resolve(store: Engine, slack_peer: object) -> None:
+    """A permanent failure ends the row; the next row of the same key is
+    tried in the same pass (and fails permanently too, here)."""
+    from tests.peers.http_services import SlackPeer
+
+    assert isinstance(slack_peer, SlackPeer)
+    clock, gone = Clock(), revoked(slack_peer)
+    put(store, note("trigger"), note("resolve"), channels=("slack",), at=clock)
+    report = make_dispatcher(store, [gone], clock).dispatch()
+    gone.close()
+    assert report.dead == 2 and len(slack_peer.requests) == 2
+
+
+@pytest.mark.parametrize("present", [True, False], ids=["failing", "no-notifier"])
+def test_a_row_is_dead_at_exactly_max_age(store: Engine, pd: PagerDuty, present: bool) -> None:
+    clock = Clock()
+    pd.peer.set_fault("error")
+    put(store, note(), at=clock)
+    backoff = Backoff(max_age=timedelta(hours=2))
+    clock.advance(hours=2)
+    report = make_dispatcher(store, [pd] if present else [], clock, backoff).dispatch()
+    assert report.dead == 1
+    assert rows(store)[0][2] is True
+
+
+class RacingClock(Clock):
+    """The first time dispatcher A reads the clock after reading the outbox,
+    dispatcher B (another process) starts and takes A's first row; B's
+    delivery of it is held until `release` is set."""
+
+    def __init__(self, other: Dispatcher | None = None) -> None:
+        super().__init__()
+        self.other = other
+        self.started = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __call__(self) -> datetime:
+        if self.other is not None and self.thread is None:
+            self.thread = threading.Thread(target=self.other.dispatch)
+            self.thread.start()
+            self.started.wait(10)
+        return super().__call__()
+
+
+class Held:
+    """B's PagerDuty: its first delivery waits until the test lets it go."""
+
+    name = "pagerduty"
+
+    def __init__(self, real: PagerDuty, started: threading.Event) -> None:
+        self.real, self.started, self.release = real, started, threading.Event()
+
+    def deliver(self, notification: Notification) -> None:
+        self.started.set()
+        self.release.wait(10)
+        self.real.deliver(notification)
+
+
+def test_a_resolve_never_overtakes_a_trigger_another_dispatcher_is_sending(
+    store: Engine, pd: PagerDuty,
+) -> None:
+    put(store, note("trigger"), note("resolve"))
+    racing = RacingClock()
+    held = Held(pd, racing.started)
+    racing.other = Dispatcher(store, {"pagerduty": held}, clock=Clock())
+    make_dispatcher(store, [pd], racing).dispatch()  # A: finds its first row taken
+    held.release.set()
+    assert racing.thread is not None
+    racing.thread.join(30)
+    Dispatcher(store, {"pagerduty": pd}, clock=Clock()).dispatch()
+    assert [e["event_action"] for e in pd.events()] == ["trigger", "resolve"]
+
+
+class Buggy:
+    """A notifier with a bug: it raises something other than SinkError."""
+
+    name = "pagerduty"
+
+    def deliver(self, notification: Notification) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_notifier_bug_is_retried_not_raised(store: Engine) -> None:
+    clock = Clock()
+    put(store, note(), at=clock)
+    report = make_dispatcher(store, [Buggy()], clock).dispatch()
+    assert (report.failed, report.errors) == (1, ["pagerduty: RuntimeError: boom"])
+    assert rows(store) == [(1, 1, False, "RuntimeError: boom")]
+
+
+def test_closing_alerting_closes_the_notifiers(store: Engine, slack: Slack) -> None:
+    from monitor.alerting_runtime import Alerting
+    from tests.alerting_support import make_engine
+
+    clock = Clock()
+    alerting = Alerting(store, make_engine(store, {}, ["slack"]),
+                        make_dispatcher(store, [slack], clock))
+    alerting.close()
+    with pytest.raises(Exception, match="closed"):  # its HTTP client is gone
+        slack.notifier.deliver(note())
+    assert slack.peer.requests == []
