@@ -17,6 +17,7 @@ import select
 import signal
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
@@ -32,10 +33,20 @@ class SignalInbox:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
+        self._previous_fd = -1
         self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
     def install(self) -> None:
-        """Route SIGTERM, SIGINT, SIGHUP and SIGUSR1 here (main thread only)."""
+        """Route SIGTERM, SIGINT, SIGHUP and SIGUSR1 here (main thread only).
+
+        The kernel may deliver a signal to any thread; Python then runs the
+        handler in the main thread only once that thread runs bytecode again,
+        which a thread blocked in `select` never does. So the socket pair is
+        also the interpreter's wakeup fd: the signal's own byte wakes the wait
+        (without it, a SIGTERM that landed on a check's thread went unanswered
+        until the next watchdog tick, or for good with no watchdog)."""
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(),
+                                                 warn_on_full_buffer=False)
         for sig in (*STOP_SIGNALS, *RELOAD_SIGNALS, *RUN_NOW_SIGNALS):
             self._previous[sig] = signal.signal(sig, self._handle)
 
@@ -43,6 +54,7 @@ class SignalInbox:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()
+        signal.set_wakeup_fd(self._previous_fd)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.post(signum)
@@ -57,15 +69,25 @@ class SignalInbox:
 
     def wait(self, timeout: float | None) -> list[int]:
         """Signals received since the last call, waiting up to `timeout`."""
-        if not self._pending:
-            select.select([self._reader], [], [], timeout)
-        with contextlib.suppress(OSError):  # BlockingIOError once drained
-            while self._reader.recv(4096):
-                pass
+        stop = None if timeout is None else time.monotonic() + timeout
+        # Woken by a byte: the handler's own, or the wakeup fd's, after which
+        # the handler runs as soon as this thread is back in bytecode.
+        while not self._pending:
+            left = None if stop is None else stop - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            if select.select([self._reader], [], [], left)[0]:
+                self._drain()
+        self._drain()
         out: list[int] = []
         while self._pending:
             out.append(self._pending.popleft())
         return out
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError once drained
+            while self._reader.recv(4096):
+                pass
 
     def close(self) -> None:
         self._reader.close()

@@ -77,3 +77,25 @@ def test_a_signal_between_any_two_lines_of_the_wait_never_hangs() -> None:
         assert got == delivered and len(delivered) > 20
     finally:
         inbox.close()
+
+
+def test_a_signal_delivered_to_another_thread_still_wakes_the_wait() -> None:
+    """The kernel may hand a process's signal to any thread (a check's, the
+    scheduler's): the main thread blocked in the inbox must wake anyway. It
+    used to sleep on until the next watchdog tick, or for good without one."""
+    inbox = SignalInbox()
+    inbox.install()
+    parked = threading.Event()
+    other = threading.Thread(target=parked.wait, daemon=True)
+    other.start()
+    try:
+        assert other.ident is not None
+        timer = threading.Timer(0.2, signal.pthread_kill, (other.ident, signal.SIGUSR1))
+        timer.start()
+        started = time.monotonic()
+        assert inbox.wait(20) == [signal.SIGUSR1]
+        assert time.monotonic() - started < 10  # woken by the signal, not the timeout
+    finally:
+        parked.set()
+        inbox.restore()
+        inbox.close()
