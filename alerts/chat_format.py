@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.base import Notification, Reason
+from billing_monitor.alerts.contract import Notification, Reason
 
 HEADLINES: dict[Reason, str] = {
     "open": "ALERT",

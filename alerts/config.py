@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -157,3 +158,20 @@ def env_problems(env: Mapping[str, str]) -> list[str]:
         problems.append(f"environment: {ROUTING_KEY_ENV}: must be a 32-character "
                         "integration key (Events API v2)")
     return problems
+
+
+class NotifierSettings(Protocol):
+    """What the notifier builders read of the settings (the monitor's
+    `Settings` has these sections): the alerts layer needs no more."""
+
+    @property
+    def pagerduty(self) -> PagerDutySection: ...
+
+    @property
+    def slack(self) -> SlackSection: ...
+
+    @property
+    def google_chat(self) -> GoogleChatSection: ...
+
+    @property
+    def liveness(self) -> LivenessSection: ...

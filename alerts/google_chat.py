@@ -13,9 +13,9 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-from alerts.base import Notification
-from alerts.chat_format import ChatPost, chat_post
-from alerts.webhook import WebhookPoster, add_query
+from billing_monitor.alerts.chat_format import ChatPost, chat_post
+from billing_monitor.alerts.contract import Notification
+from billing_monitor.alerts.webhook import WebhookPoster, add_query
 
 REPLY_OPTION = ("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
 # "The maximum message size, including any text or cards, is 32,000 bytes"

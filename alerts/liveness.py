@@ -15,16 +15,15 @@ import logging
 import queue
 import ssl
 import threading
-from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from alerts.webhook import add_query, scrub
+from billing_monitor.alerts.contract import PingKind
+from billing_monitor.alerts.webhook import add_query, scrub
 
 log = logging.getLogger("billing_monitor.liveness")
 
-PingKind = Literal["start", "success", "fail"]
 _SUFFIX: dict[PingKind, str] = {"start": "/start", "success": "", "fail": "/fail"}
 BODY_LIMIT = 100_000  # Healthchecks keeps the first 100 kB of a ping body
 
@@ -120,23 +119,6 @@ class BackgroundLiveness:
         self._queue.put(None)
         self._worker.join()
         self._inner.close()
-
-
-class NullLiveness:
-    def ping(self, kind: PingKind, rid: str, body: str = "") -> bool:
-        return False
-
-    def start(self, rid: str) -> None:
-        pass
-
-    def success(self, rid: str, body: str = "") -> None:
-        pass
-
-    def fail(self, rid: str, body: str = "") -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Heartbeat:

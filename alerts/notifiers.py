@@ -7,36 +7,32 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from alerts.base import Notifier
-from alerts.config import (
+from billing_monitor.alerts.config import (
     GOOGLE_CHAT_URL_ENV,
     HEARTBEAT_URL_ENV,
     PING_URL_ENV,
     ROUTING_KEY_ENV,
     SLACK_URL_ENV,
+    NotifierSettings,
     Secrets,
 )
-from alerts.google_chat import GoogleChatNotifier
-from alerts.liveness import (
+from billing_monitor.alerts.contract import Notifier, NullLiveness
+from billing_monitor.alerts.google_chat import GoogleChatNotifier
+from billing_monitor.alerts.liveness import (
     BackgroundLiveness,
     Heartbeat,
     HttpLiveness,
     NullHeartbeat,
-    NullLiveness,
 )
-from alerts.pagerduty import PagerDutyNotifier
-from alerts.slack import SlackNotifier
-
-if TYPE_CHECKING:
-    from monitor.settings import Settings
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
+from billing_monitor.alerts.slack import SlackNotifier
 
 Verify = ssl.SSLContext | bool
-Builder = Callable[["Settings", Secrets, Verify], Notifier | None]
+Builder = Callable[[NotifierSettings, Secrets, Verify], Notifier | None]
 
 
-def _pagerduty(settings: Settings, secrets: Secrets, verify: Verify) -> Notifier | None:
+def _pagerduty(settings: NotifierSettings, secrets: Secrets, verify: Verify) -> Notifier | None:
     pd = settings.pagerduty
     if not (pd.enabled and secrets.pagerduty_routing_key):
         return None
@@ -47,14 +43,14 @@ def _pagerduty(settings: Settings, secrets: Secrets, verify: Verify) -> Notifier
     )
 
 
-def _slack(settings: Settings, secrets: Secrets, verify: Verify) -> Notifier | None:
+def _slack(settings: NotifierSettings, secrets: Secrets, verify: Verify) -> Notifier | None:
     if not (settings.slack.enabled and secrets.slack_webhook_url):
         return None
     return SlackNotifier(secrets.slack_webhook_url, timeout=settings.slack.timeout_seconds,
                          verify=verify)
 
 
-def _google_chat(settings: Settings, secrets: Secrets, verify: Verify) -> Notifier | None:
+def _google_chat(settings: NotifierSettings, secrets: Secrets, verify: Verify) -> Notifier | None:
     gc = settings.google_chat
     if not (gc.enabled and secrets.google_chat_webhook_url):
         return None
@@ -72,14 +68,14 @@ NOTIFIERS: dict[str, Builder] = {
 CHAT = ("slack", "google_chat")
 
 
-def build_notifiers(settings: Settings, secrets: Secrets,
+def build_notifiers(settings: NotifierSettings, secrets: Secrets,
                     verify: Verify = True) -> dict[str, Notifier]:
     """Only the configured notifiers, by name. `verify` is for tests (a CA)."""
     built = {name: build(settings, secrets, verify) for name, build in NOTIFIERS.items()}
     return {name: n for name, n in built.items() if n is not None}
 
 
-def build_liveness(settings: Settings, secrets: Secrets,
+def build_liveness(settings: NotifierSettings, secrets: Secrets,
                    verify: Verify = True) -> BackgroundLiveness | NullLiveness:
     """Pings sent from a worker thread; `close()` sends what is queued."""
     if not (settings.liveness.enabled and secrets.ping_url):
@@ -88,7 +84,7 @@ def build_liveness(settings: Settings, secrets: Secrets,
         secrets.ping_url, timeout=settings.liveness.timeout_seconds, verify=verify))
 
 
-def build_heartbeat(settings: Settings, secrets: Secrets,
+def build_heartbeat(settings: NotifierSettings, secrets: Secrets,
                     verify: Verify = True) -> Heartbeat | NullHeartbeat:
     if not (settings.liveness.enabled and secrets.heartbeat_url):
         return NullHeartbeat()
@@ -96,7 +92,7 @@ def build_heartbeat(settings: Settings, secrets: Secrets,
                      verify=verify)
 
 
-def notifier_summary(settings: Settings, secrets: Secrets) -> dict[str, str]:
+def notifier_summary(settings: NotifierSettings, secrets: Secrets) -> dict[str, str]:
     """Where each notifier and pinger sends, for `validate`: never a secret,
     only whether it is set (and the PagerDuty events URL, which is public)."""
     pd = settings.pagerduty

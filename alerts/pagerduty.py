@@ -16,9 +16,8 @@ from typing import Any
 
 import pagerduty
 
-from alerts.base import Notification
-from alerts.webhook import BODY_LIMIT, retry_after, scrub
-from monitor.types import SinkError
+from billing_monitor.alerts.contract import Notification, SinkError
+from billing_monitor.alerts.webhook import BODY_LIMIT, retry_after, scrub
 
 SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries; we do it visibly
 RETRIED_STATUSES = (429, 500, 502, 503, 504)

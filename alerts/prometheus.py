@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.types import CheckResult, Status
+from billing_monitor.checks.contract import CheckResult, Status
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 # Check runs take milliseconds (SQL counts) to tens of seconds (timeouts).
@@ -119,7 +119,7 @@ class MonitorMetrics:
                                 "Unix time the last check run completed", registry=r)
         self.reloads = Counter(f"{p}config_reloads", "Configuration reloads (SIGHUP) by result",
                                ["result"], registry=r)
-        # Fed by the alerting outbox dispatcher (monitor/hooks.py). The Stripe
+        # Fed by the alerting outbox dispatcher (monitor/daemon/hooks.py). The Stripe
         # checks' request counts are measurements (billing_stripe_requests).
         self.outbox_depth = Gauge(f"{p}outbox_depth", "Notifications waiting in the outbox",
                                   registry=r)

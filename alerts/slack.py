@@ -10,9 +10,9 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from alerts.base import Notification
-from alerts.chat_format import ChatPost, chat_post
-from alerts.webhook import WebhookPoster
+from billing_monitor.alerts.chat_format import ChatPost, chat_post
+from billing_monitor.alerts.contract import Notification
+from billing_monitor.alerts.webhook import WebhookPoster
 
 HEADER_LIMIT = 150  # plain_text in a header block
 SECTION_LIMIT = 3000  # mrkdwn text in a section block

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from datadog.dogstatsd.base import DogStatsd
 
-from monitor.types import CheckResult, Status
+from billing_monitor.checks.contract import CheckResult, Status
 
 
 def make_client(host: str, port: int, socket_path: str | None) -> DogStatsd:
@@ -100,16 +100,3 @@ class StatsdSink:
 
     def close(self) -> None:
         self._client.close_socket()
-
-
-class NullSink:
-    """Stands in for a sink that is not configured."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def emit(self, result: CheckResult) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
-from monitor.types import SinkError
+from billing_monitor.alerts.contract import SinkError
 
 REDACTED = "<redacted>"
 BODY_LIMIT = 200

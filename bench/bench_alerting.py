@@ -16,15 +16,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerts.base import Notification
-from checks.base import CheckOptions
-from monitor import outbox
-from monitor.alerting import AlertEngine
-from monitor.dispatcher import Dispatcher
-from monitor.period import current_period
-from monitor.state import open_state
-from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerting import outbox
+from billing_monitor.alerting.dispatcher import Dispatcher
+from billing_monitor.alerting.engine import AlertEngine
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerts.contract import Notification
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.thresholds import Thresholds
 
 
 class Nothing:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bench import dataset
-from checks.schema import metadata
+from billing_monitor.checks.schema import metadata
 
 
 def _ddl(dialect_url: str) -> tuple[list[str], list[str]]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from monitor.period import current_period
-from monitor.types import Period
+from billing_monitor.checks.contract import Period
+from billing_monitor.checks.period import current_period
 
 VERSION = 2  # bump when the generated data changes, to invalidate cached databases
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # fixed: every run measures the same week

@@ -26,14 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alerts.prometheus import MonitorMetrics
-from monitor import cli
-from monitor.alerting_runtime import Alerting
-from monitor.daemon import Daemon
-from monitor.hooks import build_hooks
-from monitor.settings import load_settings
-from monitor.systemd import NullNotifier
-from monitor.wiring import build_wiring
+from billing_monitor.alerting.runtime import Alerting
+from billing_monitor.alerts.prometheus import MonitorMetrics
+from billing_monitor.assembly import build_hooks, build_wiring
+from billing_monitor.commands import cli
+from billing_monitor.daemon.loop import Daemon
+from billing_monitor.daemon.systemd import NullNotifier
+from billing_monitor.settings.load import load_settings
 from tests.peers.http_peers import Received, Reply, make_tls
 from tests.peers.http_services import PagerDutyPeer
 
@@ -93,9 +92,10 @@ def daemon_path(runs: int, directory: Path, peer: StampingPeer) -> list[float]:
     settings = load_settings(cfg, os.environ)
     metrics = MonitorMetrics()
     holder: list[Daemon] = []
-    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring)
+    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring, os.environ)
     daemon = Daemon(settings, load=lambda: load_settings(cfg, os.environ), metrics=metrics,
-                    hooks=hooks, build=lambda s, m: build_wiring(s, m, on_queued=hooks.wake),
+                    hooks=hooks, build=lambda s, m: build_wiring(
+                        s, m, os.environ, on_queued=hooks.wake),
                     notifier=NullNotifier())
     holder.append(daemon)
     daemon.start()

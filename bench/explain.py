@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 from bench.implementations import CHECKS, context
-from checks.deadline import database_deadline
-from checks.registry import CHECK_TYPES
-from checks.sql import compile_query, parameters
-from monitor.app import open_engine
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.deadline import database_deadline
+from billing_monitor.checks.registry import CHECK_TYPES
+from billing_monitor.checks.sql import compile_query, parameters
 
 
 def plans(url: str) -> str:

@@ -27,13 +27,13 @@ from sqlalchemy import Date, DateTime, Engine, TextClause, bindparam, text
 from sqlalchemy.types import TypeEngine
 
 from bench import dataset
-from checks.registry import CHECK_TYPES
-from monitor.app import open_engine
-from monitor.types import CheckContext
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.contract import CheckContext
+from billing_monitor.checks.registry import CHECK_TYPES
 
 if TYPE_CHECKING:
-    from checks.stripe_client import StripeApi
-    from checks.stripe_state import CursorStore
+    from billing_monitor.checks.stripe.client import StripeApi
+    from billing_monitor.checks.stripe.state import CursorStore
 
 CHECKS = ("unbilled_orders", "missing_billing_records", "failed_charges")
 Counts = dict[str, int]

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.implementations import IMPLEMENTATIONS
-from monitor.app import open_engine
+from billing_monitor.checking.billing_db import open_engine
 
 
 def _peak_mib() -> float:

@@ -16,11 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from alerts.base import Notification, Notifier
-from alerts.google_chat import GoogleChatNotifier
-from alerts.pagerduty import PagerDutyNotifier
-from alerts.slack import SlackNotifier
-from monitor.types import SinkError
+from billing_monitor.alerts.contract import Notification, Notifier, SinkError
+from billing_monitor.alerts.google_chat import GoogleChatNotifier
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
+from billing_monitor.alerts.slack import SlackNotifier
 from tests.peers.http_peers import Fault, HttpPeer, make_tls
 from tests.peers.http_services import GoogleChatPeer, PagerDutyPeer, SlackPeer
 

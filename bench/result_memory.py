@@ -53,11 +53,11 @@ def _peak_mib() -> float:
 def child(shape: str, url: str, n: int) -> dict[str, Any]:
     from sqlalchemy import text
 
-    from checks.sql import SqlCheck
-    from monitor.app import open_engine
-    from monitor.period import current_period
-    from monitor.runner import utc_now
-    from monitor.types import CheckContext
+    from billing_monitor.checking.billing_db import open_engine
+    from billing_monitor.checks.contract import CheckContext
+    from billing_monitor.checks.period import current_period
+    from billing_monitor.checks.sql import SqlCheck
+    from billing_monitor.clock import utc_now
 
     engine = open_engine(url)
     backend = engine.dialect.name

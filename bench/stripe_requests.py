@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine
 
 from bench.stripe_traffic import Traffic, app_services, naive_run
-from checks.registry import CHECK_TYPES
-from checks.stripe_base import StripeCheckOptions
-from checks.stripe_feeds import FailureRateOptions, PaymentFailureRate
-from checks.stripe_state import SqlCursorStore
+from billing_monitor.checks.registry import CHECK_TYPES
+from billing_monitor.checks.stripe.base import StripeCheckOptions
+from billing_monitor.checks.stripe.feeds import FailureRateOptions, PaymentFailureRate
+from billing_monitor.checks.stripe.state import SqlCursorStore
 from tests.peers.fake_stripe import api_for, context, fake_stripe
 
 T0 = 1_790_000_040

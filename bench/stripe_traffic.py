@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert
 
-from checks.schema import billing_records, metadata, orders
-from checks.stripe_client import StripeApi
-from checks.stripe_state import CursorStore, SqlCursorStore
+from billing_monitor.checks.schema import billing_records, metadata, orders
+from billing_monitor.checks.stripe.client import StripeApi
+from billing_monitor.checks.stripe.state import CursorStore, SqlCursorStore
 from tests.peers.fake_stripe import FakeStripe, api_for, event
 
 STUCK = ("requires_action", "processing", "requires_capture")

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
-from checks.names import check_tag
-from monitor.policy import AlertPolicy
-from monitor.thresholds import Thresholds
-from monitor.types import Check
+from billing_monitor.checks.contract import Check
+from billing_monitor.checks.names import check_tag
+from billing_monitor.checks.policy import AlertPolicy
+from billing_monitor.checks.thresholds import Thresholds
 
 if TYPE_CHECKING:
-    from checks.stripe_client import StripeApi
-    from checks.stripe_state import CursorStore
+    from billing_monitor.checks.stripe.client import StripeApi
+    from billing_monitor.checks.stripe.state import CursorStore
 
 def validate_cron(expr: str) -> str:
     """Reject at start-up what the daemon could not schedule (crontab meaning:
     0 or 7 is Sunday)."""
-    from monitor.crontab import validate_crontab
+    from billing_monitor.checks.crontab import validate_crontab
 
     return validate_crontab(expr)
 

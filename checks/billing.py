@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import CheckType
-from checks.sql import SqlOptions, build_sql
-from monitor.thresholds import Thresholds
+from billing_monitor.checks.base import CheckType
+from billing_monitor.checks.sql import SqlOptions, build_sql
+from billing_monitor.checks.thresholds import Thresholds
 
 _IN_PERIOD = "o.billing_date >= :period_start AND o.billing_date < :period_end"
 

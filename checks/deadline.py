@@ -4,7 +4,7 @@ A Python thread cannot be killed, so a timeout that only stops waiting would
 leave the query running. Two things stop it on PostgreSQL, each on its own:
 
 - `statement_timeout` for the transaction (SET LOCAL, undone by the rollback;
-  the session also starts with one, monitor/billing_db.py), so the server
+  the session also starts with one, monitor/checking/billing_db.py), so the server
   gives up by itself;
 - a timer that sends a cancel request (psycopg `cancel_safe`, the protocol's
   CancelRequest on its own connection) at the deadline: it also stops a

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from checks.base import CheckType
-from checks.billing import FAILED_CHARGES, MISSING_BILLING_RECORDS, UNBILLED_ORDERS
-from checks.sql import SQL
-from checks.stripe_feeds import DISPUTES_OPENED, PAYMENT_FAILURE_RATE, PAYOUTS_FAILED
-from checks.stripe_lists import (
+from billing_monitor.checks.base import CheckType
+from billing_monitor.checks.billing import FAILED_CHARGES, MISSING_BILLING_RECORDS, UNBILLED_ORDERS
+from billing_monitor.checks.sql import SQL
+from billing_monitor.checks.stripe.feeds import (
+    DISPUTES_OPENED,
+    PAYMENT_FAILURE_RATE,
+    PAYOUTS_FAILED,
+)
+from billing_monitor.checks.stripe.lists import (
     INVOICE_PAYMENT_FAILURES,
     STUCK_PAYMENT_INTENTS,
     SUBSCRIPTIONS_PAST_DUE,
     WEBHOOK_HEALTH,
 )
-from checks.stripe_reconcile import STRIPE_RECONCILIATION
+from billing_monitor.checks.stripe.reconcile import STRIPE_RECONCILIATION
 
 
 def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:

@@ -21,12 +21,12 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import Date, DateTime, Engine, Integer, String, TextClause, bindparam, text
 
-from checks.base import CheckOptions, CheckType, Services
-from checks.deadline import database_deadline
-from checks.names import check_metric_name
-from checks.sql_results import MAX_ROWS, is_one_pass, one_pass, tabular
-from checks.sqlguard import bounded, check_query
-from monitor.types import CheckContext, Measurement
+from billing_monitor.checks.base import CheckOptions, CheckType, Services
+from billing_monitor.checks.contract import CheckContext, Measurement
+from billing_monitor.checks.deadline import database_deadline
+from billing_monitor.checks.names import check_metric_name
+from billing_monitor.checks.sql_results import MAX_ROWS, is_one_pass, one_pass, tabular
+from billing_monitor.checks.sqlguard import bounded, check_query
 
 # The same pattern SQLAlchemy's text() uses to find bind parameters.
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)")

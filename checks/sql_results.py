@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from monitor.types import Measurement
+from billing_monitor.checks.contract import Measurement
 
 # Tagged values a check may report per run. The query is sent wrapped in
 # `LIMIT MAX_ROWS + 1` (checks/sqlguard.py `bounded`), so no more than that

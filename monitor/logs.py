@@ -10,7 +10,6 @@ uncaught exceptions in threads are routed through logging as well.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import threading
@@ -81,13 +80,12 @@ def configure(
     level: str,
     secrets: Iterable[str],
     *,
+    env: Mapping[str, str],
     stream: TextIO | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> logging.Handler:
     """Replace the root logger's handlers with one redacting handler."""
     out = stream if stream is not None else sys.stderr
-    environ = os.environ if env is None else env
-    chosen = resolve_format(fmt, out, environ)
+    chosen = resolve_format(fmt, out, env)
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if chosen == "json"
@@ -95,7 +93,7 @@ def configure(
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     )
-    if environ.get("JOURNAL_STREAM"):
+    if env.get("JOURNAL_STREAM"):
         renderer = JournalPrefixed(renderer)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
@@ -147,3 +145,11 @@ def check_run_fields(result: dict[str, Any]) -> dict[str, Any]:
     return {"check": result["check"], "status": result["status"],
             "duration_s": result["duration_s"], "period": result["period"],
             "values": values, "error": result["error"]}
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line, the DBAPI's own message where there is one (no SQL dump)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]

@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from alerts.base import Notification, Notifier
-from alerts.pagerduty import PagerDutyNotifier
-from alerts.slack import SlackNotifier
-from checks.base import CheckOptions
-from monitor.alerting import AlertEngine
-from monitor.dispatcher import Backoff, Dispatcher
-from monitor.period import current_period
-from monitor.state import open_state
-from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
+from billing_monitor.alerting.engine import AlertEngine
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerts.contract import Notification, Notifier
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
+from billing_monitor.alerts.slack import SlackNotifier
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.thresholds import Thresholds
 from tests.peers.http_peers import Tls
 from tests.peers.http_services import PagerDutyPeer, SlackPeer
 

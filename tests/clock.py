@@ -23,7 +23,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from monitor.period import PeriodKind, current_period
+from billing_monitor.checks.period import PeriodKind, current_period
 
 TARGET = os.environ.get("BHM_TEST_FAKETIME", "")
 # The time zone the clock tests configure for periods and schedules: one with

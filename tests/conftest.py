@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -19,6 +20,12 @@ from tests.peers.http_fixtures import (  # noqa: F401  (HTTP peer fixtures)
     tls,
 )
 from tests.peers.statsd import UdpListener, udp_listener
+
+_COPY = Path(__file__).resolve().parents[1] / "billing_monitor"
+if _COPY.is_dir() and "MUTANT_UNDER_TEST" not in os.environ:
+    # bench/mutation.py's copy of the package, left by an interrupted run: it
+    # would shadow the code under test (the checkout is first on sys.path).
+    raise pytest.UsageError(f"{_COPY} is a stale copy left by bench.mutation: remove it")
 
 
 @pytest.fixture

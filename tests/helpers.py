@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.app import open_engine
-from monitor.demo import populate
-from monitor.period import current_period
-from monitor.settings import Settings, parse_settings
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.period import current_period
+from billing_monitor.commands.demo_data import populate
+from billing_monitor.settings.load import parse_settings
+from billing_monitor.settings.model import Settings
 from tests import clock
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from checks.stripe_state import SqlCursorStore
+from billing_monitor.checks.stripe.state import SqlCursorStore
 from tests.peers.fake_stripe import FakeStripe, fake_stripe
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.base import Notification
-from alerts.pagerduty import PagerDutyNotifier
-from monitor.types import SinkError
+from billing_monitor.alerts.contract import Notification, SinkError
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
 from tests.helpers import cli
 from tests.peers.http_peers import Tls
 from tests.peers.http_services import GoogleChatPeer, PagerDutyPeer, SlackPeer

@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor import outbox
-from monitor.state import alerts, open_state
+from billing_monitor.alerting import outbox
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerting.tables import alerts
 from tests.alerting_support import (
     Clock,
     PagerDuty,
@@ -153,8 +154,8 @@ def test_a_delivery_cut_by_a_crash_is_retried_at_once_here_and_after_its_lease_e
     """A claim whose holder died on this host is due at once (a restart
     retries within seconds, not after the lease); one held on another host,
     which may still be delivering, waits for its lease."""
-    from monitor.holder import Holder
-    from monitor.state import outbox as outbox_table
+    from billing_monitor.alerting.holder import Holder
+    from billing_monitor.alerting.tables import outbox as outbox_table
 
     clock = Clock()
     engine = open_state(state_url)

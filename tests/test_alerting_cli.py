@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor import cli
-from monitor.period import current_period
+from billing_monitor.checks.period import current_period
+from billing_monitor.commands import cli
 from tests import clock
 from tests.helpers import cli as run_cli
 from tests.peers.http_services import SlackPeer

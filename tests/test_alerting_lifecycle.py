@@ -10,10 +10,11 @@ import logging
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor import outbox
-from monitor.policy import Silence
-from monitor.state import alerts, open_state
-from monitor.status import read_status
+from billing_monitor.alerting import outbox
+from billing_monitor.alerting.status import read_status
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerting.tables import alerts
+from billing_monitor.checks.policy import Silence
 from tests.alerting_support import (
     T0,
     Clock,

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from checks.base import CheckOptions
-from monitor.period import current_period
-from monitor.state import outbox as outbox_table
-from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerting.tables import outbox as outbox_table
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.thresholds import Thresholds
 from tests.alerting_support import (
     ROUTING_KEY,
     Clock,

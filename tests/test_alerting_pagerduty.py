@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from alerts.pagerduty import PagerDutyNotifier
-from monitor import outbox
-from monitor.dispatcher import Backoff, Dispatcher
-from monitor.state import open_state
+from billing_monitor.alerting import outbox
+from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
 from tests.alerting_support import Clock, make_engine, options, result, state_url
 from tests.peers.http_peers import Fault, Tls
 from tests.peers.http_services import PagerDutyPeer

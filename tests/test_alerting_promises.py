@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from alerts.base import Notification
-from checks.base import CheckOptions
-from monitor import outbox, silences
-from monitor.alerting_runtime import Alerting
-from monitor.period import current_period
-from monitor.types import CheckResult, Evaluation, Measurement
+from billing_monitor.alerting import outbox, silences
+from billing_monitor.alerting.runtime import Alerting
+from billing_monitor.alerts.contract import Notification
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement
+from billing_monitor.checks.period import current_period
 from tests.alerting_support import (
     Clock,
     PagerDuty,

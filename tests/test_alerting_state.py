@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from checks.base import CheckOptions
-from monitor.period import current_period
-from monitor.policy import Silence
-from monitor.state import alerts, check_runs
-from monitor.status import CheckRow, IncidentRow, read_status
-from monitor.types import CheckResult, Evaluation, Measurement
+from billing_monitor.alerting.status import CheckRow, IncidentRow, read_status
+from billing_monitor.alerting.tables import alerts, check_runs
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.policy import Silence
 from tests.alerting_support import (
     T0,
     Clock,

@@ -88,8 +88,8 @@ def test_cli_writes_table_json_and_plans(
 def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) -> None:
     # The benchmark's PostgreSQL figures assume a check never pays for a JIT
     # compile; the settings belong to the session from connect (issue 9).
-    from checks.sql import SqlCheck
-    from monitor.app import open_engine
+    from billing_monitor.checking.billing_db import open_engine
+    from billing_monitor.checks.sql import SqlCheck
 
     engine = open_engine(pg_server.url())
     try:

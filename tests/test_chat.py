@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from alerts.base import Notification, Notifier
-from alerts.chat_format import chat_post
-from alerts.google_chat import GoogleChatNotifier
-from alerts.slack import SlackNotifier
-from alerts.webhook import retry_after, scrub
-from monitor.types import SinkError
+from billing_monitor.alerts.chat_format import chat_post
+from billing_monitor.alerts.contract import Notification, Notifier, SinkError
+from billing_monitor.alerts.google_chat import GoogleChatNotifier
+from billing_monitor.alerts.slack import SlackNotifier
+from billing_monitor.alerts.webhook import retry_after, scrub
 from tests.peers.http_peers import Fault, HttpPeer, Tls
 from tests.peers.http_services import GoogleChatPeer, SlackPeer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import cli
+from billing_monitor.commands import cli
 from tests.helpers import demo_db
 from tests.peers.http_services import HealthchecksPeer
 from tests.peers.statsd import UdpListener

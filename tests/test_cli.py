@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.period import current_period
+from billing_monitor.checks.period import current_period
 from tests import clock
 from tests.helpers import cli, demo_db, live_demo_db
 from tests.peers.postgres import PostgresServer

@@ -88,7 +88,7 @@ def test_a_reader_that_leaves_early_is_not_an_internal_error(tmp_path: Path) -> 
 def test_the_example_config_documents_every_section_and_key() -> None:
     import tomllib
 
-    from monitor.settings import Settings
+    from billing_monitor.settings.model import Settings
 
     text = (Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml").read_text()
     active = tomllib.loads(text)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from billing_monitor.commands.cli import main
 from tests.helpers import cli
 
 pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from monitor.cli import main
+from billing_monitor.commands.cli import main
 from tests.helpers import cli
 
 pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
@@ -198,7 +198,7 @@ def test_a_configuration_file_over_the_cap_is_refused_unread(
 
 
 def test_remote_http_needs_the_opt_in_and_says_so(tmp_path: Path) -> None:
-    from monitor.sections import HttpSection
+    from billing_monitor.settings.sections import HttpSection
 
     assert HttpSection(host="0.0.0.0", allow_remote=True).allow_remote
     assert HttpSection(host="localhost").host == "localhost"

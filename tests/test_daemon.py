@@ -5,6 +5,7 @@ left to fire on the wall clock."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,12 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.date import DateTrigger
 
-from alerts.prometheus import MonitorMetrics
-from monitor.daemon import Daemon
-from monitor.hooks import Hooks
-from monitor.settings import load_settings
-from monitor.types import RunReport, Status
-from monitor.wiring import build_wiring
+from billing_monitor.alerts.prometheus import MonitorMetrics
+from billing_monitor.assembly import build_wiring
+from billing_monitor.checks.contract import RunReport, Status
+from billing_monitor.daemon.hooks import Hooks
+from billing_monitor.daemon.loop import Daemon
+from billing_monitor.settings.load import load_settings
 from tests.daemon_helpers import NOW, make_demo_db, write_config
 from tests.peers.statsd import UdpListener
 
@@ -69,7 +70,7 @@ def make_daemon(config: Path, hooks: Hooks | None = None, clock: Clock | None = 
     clk = clock or Clock(NOW)
     return Daemon(
         settings, load=lambda: load_settings(config, {}),
-        build=lambda s, m: build_wiring(s, m, clock=clk), metrics=MonitorMetrics(),
+        build=lambda s, m: build_wiring(s, m, os.environ, clock=clk), metrics=MonitorMetrics(),
         hooks=hooks or Hooks(), notifier=notifier or Recorder(), clock=clk,
     )
 

@@ -5,18 +5,19 @@ heartbeat and the state-store probe work; all against real local peers."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
-from alerts.prometheus import MonitorMetrics
-from monitor.daemon import Daemon
-from monitor.delivery_loop import DeliveryLoop
-from monitor.hooks import Hooks, build_hooks
-from monitor.settings import load_settings
-from monitor.types import Status
-from monitor.wiring import build_wiring
+from billing_monitor.alerts.prometheus import MonitorMetrics
+from billing_monitor.assembly import build_hooks, build_wiring
+from billing_monitor.checks.contract import Status
+from billing_monitor.daemon.delivery_loop import DeliveryLoop
+from billing_monitor.daemon.hooks import Hooks
+from billing_monitor.daemon.loop import Daemon
+from billing_monitor.settings.load import load_settings
 from tests.daemon_helpers import NOW, make_demo_db, write_config
 from tests.peers.http_services import HealthchecksPeer, SlackPeer
 from tests.peers.statsd import UdpListener
@@ -31,9 +32,9 @@ def _daemon(config: Path) -> tuple[Daemon, Hooks]:
     settings = load_settings(config, {})
     metrics = MonitorMetrics()
     holder: list[Daemon] = []
-    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring)
+    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring, os.environ)
     daemon = Daemon(settings, load=lambda: load_settings(config, {}),
-                    build=lambda s, m: build_wiring(s, m, clock=lambda: NOW,
+                    build=lambda s, m: build_wiring(s, m, os.environ, clock=lambda: NOW,
                                                     on_queued=hooks.wake), metrics=metrics,
                     hooks=hooks, notifier=Recorder(), clock=lambda: NOW)
     holder.append(daemon)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ConfigError
-from monitor.hooks import Hooks
-from monitor.settings import Settings, load_settings
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.daemon.hooks import Hooks
+from billing_monitor.settings.load import load_settings
+from billing_monitor.settings.model import Settings
 from tests.daemon_helpers import NOW
 from tests.test_daemon import Clock, config, make_daemon
 

@@ -3,19 +3,21 @@ neither the other checks nor its own next run (in-process, injected clock)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alerts.prometheus import MonitorMetrics
-from checks.base import CheckOptions
-from monitor.app import period_for
-from monitor.daemon import Daemon
-from monitor.hooks import Hooks
-from monitor.runner import PlannedCheck, Runner
-from monitor.settings import Settings, load_settings
-from monitor.types import Measurement, Status
-from monitor.wiring import Wiring, build_wiring
+from billing_monitor.alerts.prometheus import MonitorMetrics
+from billing_monitor.assembly import build_wiring, period_for
+from billing_monitor.checking.runner import PlannedCheck, Runner
+from billing_monitor.checking.wiring import Wiring
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import Measurement, Status
+from billing_monitor.daemon.hooks import Hooks
+from billing_monitor.daemon.loop import Daemon
+from billing_monitor.settings.load import load_settings
+from billing_monitor.settings.model import Settings
 from tests.daemon_helpers import NOW
 from tests.test_daemon import Recorder, config, sample
 
@@ -40,7 +42,7 @@ def test_a_hung_check_is_cut_off_and_blocks_neither_others_nor_its_next_run(
     release = threading.Event()
 
     def build(s: Settings, m: MonitorMetrics) -> Wiring:
-        wiring = build_wiring(s, m, clock=lambda: NOW)
+        wiring = build_wiring(s, m, os.environ, clock=lambda: NOW)
         opts = CheckOptions(type="sql", timeout_seconds=0.1)
         checks = {**wiring.runner.checks, "hang": PlannedCheck(Hang("hang", release), opts)}
         wiring.runner = Runner(checks, wiring.sinks, period_for(s), clock=lambda: NOW)

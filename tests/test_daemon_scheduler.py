@@ -8,9 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.crontab import crontab_day_of_week, crontab_trigger
-from monitor.scheduler import apply_jobs, check_triggers, make_scheduler, shortest_gap
-from monitor.settings import DaemonSection, parse_settings
+from billing_monitor.checks.crontab import crontab_day_of_week, crontab_trigger
+from billing_monitor.daemon.scheduler import (
+    apply_jobs,
+    check_triggers,
+    make_scheduler,
+    shortest_gap,
+)
+from billing_monitor.settings.load import parse_settings
+from billing_monitor.settings.sections import DaemonSection
 
 SUNDAY = datetime(2026, 11, 22, tzinfo=UTC)
 

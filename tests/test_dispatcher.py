@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from alerts.base import Notification
-from monitor.dispatcher import Backoff, Dispatcher
+from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
+from billing_monitor.alerts.contract import Notification
 from tests.alerting_support import (
     Clock,
     PagerDuty,
@@ -156,7 +156,7 @@ def test_a_notifier_bug_is_retried_not_raised(store: Engine) -> None:
 
 
 def test_closing_alerting_closes_the_notifiers(store: Engine, slack: Slack) -> None:
-    from monitor.alerting_runtime import Alerting
+    from billing_monitor.alerting.runtime import Alerting
     from tests.alerting_support import make_engine
 
     clock = Clock()

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import cli
-from monitor.period import current_period
-from monitor.types import CheckResult, RunReport, Status
+from billing_monitor.checks.contract import CheckResult, RunReport, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.commands import cli
 from tests.helpers import ROOT
 from tests.helpers import cli as run_cli
 

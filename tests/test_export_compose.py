@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from monitor.credentials import SECRET_ENV
-from monitor.settings import HttpSection
+from billing_monitor.settings.credentials import SECRET_ENV
+from billing_monitor.settings.sections import HttpSection
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"

@@ -17,9 +17,9 @@ from datadog_api_client.model_utils import OpenApiModel, UnparsedObject, validat
 from datadog_api_client.v1.model.dashboard import Dashboard
 from datadog_api_client.v1.model.monitor import Monitor
 
-from monitor.cli import run
-from monitor.export_datadog import dashboard, max_gap_minutes, monitors, window_for, write
-from monitor.settings import load_settings, parse_settings
+from billing_monitor.commands.cli import run
+from billing_monitor.commands.export import dashboard, max_gap_minutes, monitors, window_for, write
+from billing_monitor.settings.load import load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "billing-monitor.toml"

@@ -13,11 +13,16 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.prometheus import MonitorMetrics, PrometheusSink, metric_name, tag_labels
-from monitor.httpd import HttpEndpoint, NullEndpoint, make_endpoint
-from monitor.period import current_period
-from monitor.settings import HttpSection
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerts.prometheus import (
+    MonitorMetrics,
+    PrometheusSink,
+    metric_name,
+    tag_labels,
+)
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.daemon.http import HttpEndpoint, NullEndpoint, make_endpoint
+from billing_monitor.settings.sections import HttpSection
 
 NOW = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)
 PERIOD = current_period("iso_week", "UTC", NOW)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from monitor.httpd import HttpEndpoint, make_endpoint
-from monitor.logs import configure
-from monitor.sections import HttpSection
+from billing_monitor.daemon.http import HttpEndpoint, make_endpoint
+from billing_monitor.logs import configure
+from billing_monitor.settings.sections import HttpSection
 
 
 def _healthy() -> tuple[bool, dict[str, object]]:
@@ -59,7 +59,7 @@ def product_log() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     buffer = io.StringIO()
-    configure("json", "DEBUG", [], stream=buffer)
+    configure("json", "DEBUG", [], stream=buffer, env={})
     try:
         yield buffer
     finally:
@@ -126,7 +126,7 @@ def test_serving_beyond_loopback_logs_a_warning(
         built.append((*args, kwargs))
         return "endpoint"
 
-    monkeypatch.setattr("monitor.httpd.HttpEndpoint", fake)
+    monkeypatch.setattr("billing_monitor.daemon.http.HttpEndpoint", fake)
     caplog.set_level(logging.WARNING, logger="billing_monitor.http")
     section = HttpSection(host="0.0.0.0", allow_remote=True, read_timeout_seconds=2,
                           max_connections=4)

@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from alerts.liveness import (
+from billing_monitor.alerts.contract import NullLiveness
+from billing_monitor.alerts.liveness import (
     BackgroundLiveness,
     Heartbeat,
     HttpLiveness,
     NullHeartbeat,
-    NullLiveness,
 )
 from tests.peers.http_peers import Fault
 from tests.peers.http_services import HealthchecksPeer, Ping

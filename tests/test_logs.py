@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.credentials import SECRET_ENV, load_credentials, secret_values
-from monitor.logs import REDACTED, Redactor, configure, resolve_format
+from billing_monitor.logs import REDACTED, Redactor, configure, resolve_format
+from billing_monitor.settings.credentials import SECRET_ENV, load_credentials, secret_values
 
 SECRETS = {
     "PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789abcdef012345",

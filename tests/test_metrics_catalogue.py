@@ -5,21 +5,22 @@ metadata.csv idea)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.prometheus import MonitorMetrics
-from monitor.daemon import Daemon
-from monitor.demo_command import demo_settings
-from monitor.export_datadog import dashboard, monitors
-from monitor.hooks import Hooks
-from monitor.httpd import HttpEndpoint
-from monitor.settings import StatsdSection
-from monitor.systemd import NullNotifier
-from monitor.wiring import build_wiring
+from billing_monitor.alerts.prometheus import MonitorMetrics
+from billing_monitor.assembly import build_wiring
+from billing_monitor.commands.demo import demo_settings
+from billing_monitor.commands.export import dashboard, monitors
+from billing_monitor.daemon.hooks import Hooks
+from billing_monitor.daemon.http import HttpEndpoint
+from billing_monitor.daemon.loop import Daemon
+from billing_monitor.daemon.systemd import NullNotifier
+from billing_monitor.settings.sections import StatsdSection
 from tests.daemon_helpers import NOW, make_demo_db
 from tests.peers.statsd import UdpListener
 
@@ -41,13 +42,13 @@ def test_every_emitted_metric_is_catalogued_and_exported(
     tmp_path: Path, statsd: UdpListener
 ) -> None:
     db = make_demo_db(tmp_path)
-    base = demo_settings(db)
+    base = demo_settings(db, os.environ)
     settings = base.model_copy(update={"statsd": StatsdSection(
         port=statsd.port, namespace=base.statsd.namespace, tags=base.statsd.tags)})
     metrics = MonitorMetrics()
     daemon = Daemon(settings, load=lambda: settings, build=lambda s, m: build_wiring(
-        s, m, clock=lambda: NOW), metrics=metrics, hooks=Hooks(), notifier=NullNotifier(),
-        clock=lambda: NOW)
+        s, m, os.environ, clock=lambda: NOW), metrics=metrics, hooks=Hooks(),
+        notifier=NullNotifier(), clock=lambda: NOW)
     endpoint = HttpEndpoint("127.0.0.1", 0, metrics.exposition, daemon.health)
     endpoint.start()
     try:

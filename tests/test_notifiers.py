@@ -8,12 +8,19 @@ from typing import Any
 
 import pytest
 
-from alerts.config import Secrets
-from alerts.liveness import BackgroundLiveness, Heartbeat, NullHeartbeat, NullLiveness
-from alerts.notifiers import NOTIFIERS, build_heartbeat, build_liveness, build_notifiers
-from monitor import cli
-from monitor.errors import ConfigError
-from monitor.settings import Settings, parse_settings
+from billing_monitor.alerts.config import Secrets
+from billing_monitor.alerts.contract import NullLiveness
+from billing_monitor.alerts.liveness import BackgroundLiveness, Heartbeat, NullHeartbeat
+from billing_monitor.alerts.notifiers import (
+    NOTIFIERS,
+    build_heartbeat,
+    build_liveness,
+    build_notifiers,
+)
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.commands import cli
+from billing_monitor.settings.load import parse_settings
+from billing_monitor.settings.model import Settings
 
 ROUTING_KEY = "S3cr3tR0utingKey0123456789abcdef"
 ENV = {

@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.base import Notification
-from alerts.slack import SlackNotifier
-from alerts.statsd import make_client
-from monitor import outbox
-from monitor.dispatcher import Backoff
-from monitor.state import outbox as outbox_table
-from monitor.state import utc
+from billing_monitor.alerting import outbox
+from billing_monitor.alerting.dispatcher import Backoff
+from billing_monitor.alerting.tables import outbox as outbox_table
+from billing_monitor.alerting.tables import utc
+from billing_monitor.alerts.contract import Notification
+from billing_monitor.alerts.slack import SlackNotifier
+from billing_monitor.alerts.statsd import make_client
 from tests.alerting_support import (
     T0,
     TIMEOUT,

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from alerts.base import Notification
-from alerts.pagerduty import PagerDutyNotifier
-from monitor.types import SinkError
+from billing_monitor.alerts.contract import Notification, SinkError
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
 from tests.peers.http_peers import Fault, Tls
 from tests.peers.http_services import PagerDutyPeer
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from monitor.period import PeriodKind, current_period
-from monitor.thresholds import Thresholds
-from monitor.types import Status
+from billing_monitor.checks.contract import Status
+from billing_monitor.checks.period import PeriodKind, current_period
+from billing_monitor.checks.thresholds import Thresholds
 
 pytestmark = pytest.mark.clock
 

@@ -8,19 +8,18 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from checks.base import CheckOptions
-from monitor.alerting import dedup_key, recovered
-from monitor.policy import (
-    AlertPolicy,
+from billing_monitor.alerting.engine import dedup_key, recovered
+from billing_monitor.alerting.policy import (
     Incident,
     NoAlerts,
     Observation,
-    Silence,
     ThresholdPolicy,
     Track,
     policy_for,
 )
-from monitor.types import Status
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import Status
+from billing_monitor.checks.policy import AlertPolicy, Silence
 from tests.alerting_support import T0, options, result
 
 OK, WARN, CRIT, UNKNOWN = Status.OK, Status.WARN, Status.CRIT, Status.UNKNOWN
@@ -144,7 +143,7 @@ def test_renotify_interval_is_inclusive() -> None:
 
 
 def test_recovered_needs_every_measurement_back() -> None:
-    from monitor.types import CheckResult, Evaluation, Measurement
+    from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement
 
     opts = options(critical=10, warning=None, recovery=4)
     evals = tuple(Evaluation(Measurement("x", v), Status.OK) for v in (2, 7))

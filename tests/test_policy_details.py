@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.period import current_period
-from monitor.policy import NoAlerts
-from monitor.thresholds import Thresholds
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerting.policy import NoAlerts
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.thresholds import Thresholds
 from tests.alerting_support import T0
 from tests.test_policy import CRIT, KEY, OK, UNKNOWN, WARN, Driver
 

@@ -18,8 +18,9 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.policy import AlertPolicy, Event, Incident, Observation, Track, policy_for
-from monitor.types import Status
+from billing_monitor.alerting.policy import Event, Incident, Observation, Track, policy_for
+from billing_monitor.checks.contract import Status
+from billing_monitor.checks.policy import AlertPolicy
 from tests.alerting_support import T0
 
 FIRST = {"open", "degraded"}

@@ -8,11 +8,12 @@ from datetime import datetime
 
 import pytest
 
-from checks.base import CheckOptions
-from monitor.period import current_period
-from monitor.runner import PlannedCheck, Runner
-from monitor.thresholds import Thresholds
-from monitor.types import CheckContext, CheckResult, Measurement, Period, SinkError, Status
+from billing_monitor.alerts.contract import SinkError
+from billing_monitor.checking.runner import PlannedCheck, Runner
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckContext, CheckResult, Measurement, Period, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.thresholds import Thresholds
 from tests.helpers import NOW
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from monitor.app import open_engine
-from monitor.demo import populate
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.commands.demo_data import populate
 from tests import clock
 from tests.helpers import cli, live_demo_db, settings_for
 from tests.peers.postgres import PostgresServer

@@ -11,7 +11,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from monitor.lifecycle import SignalInbox
+from billing_monitor.daemon.signals import SignalInbox
 
 
 def test_signals_come_out_in_order_and_a_quiet_wait_times_out() -> None:

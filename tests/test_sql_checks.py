@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from checks.billing import (
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.billing import (
     FailedChargesOptions,
     MissingBillingRecordsOptions,
     UnbilledOrdersOptions,
 )
-from checks.schema import metadata
-from checks.sql import SqlCheck, SqlOptions, build_sql
-from monitor.app import open_engine
-from monitor.demo import populate
-from monitor.period import current_period
-from monitor.types import CheckContext, Measurement
+from billing_monitor.checks.contract import CheckContext, Measurement
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.schema import metadata
+from billing_monitor.checks.sql import SqlCheck, SqlOptions, build_sql
+from billing_monitor.commands.demo_data import populate
 from tests.helpers import NOW, demo_db, settings_for
 from tests.peers.postgres import PostgresServer
 

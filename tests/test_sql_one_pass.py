@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from checks.billing import UnbilledOrdersOptions
-from checks.sql import SqlCheck
-from monitor.app import open_engine
-from monitor.period import current_period
-from monitor.types import CheckContext
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.billing import UnbilledOrdersOptions
+from billing_monitor.checks.contract import CheckContext
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.sql import SqlCheck
 from tests.helpers import NOW, demo_db
 
 UNBILLED = UnbilledOrdersOptions(type="unbilled_orders").query

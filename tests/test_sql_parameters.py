@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Date, DateTime, Engine, Integer, MetaData, String, Table
 
-from checks.sql import SqlOptions, build_sql
-from monitor.app import open_engine
-from monitor.period import current_period
-from monitor.types import CheckContext
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.contract import CheckContext
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.sql import SqlOptions, build_sql
 from tests.peers.postgres import PostgresServer
 
 NOW = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)  # Thursday of 2026-W47

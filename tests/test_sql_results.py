@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from checks.base import CheckOptions
-from checks.sql import SqlCheck
-from monitor.app import open_engine
-from monitor.demo import populate
-from monitor.period import current_period
-from monitor.runner import PlannedCheck, run_check
-from monitor.types import CheckContext, Status
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checking.runner import PlannedCheck, run_check
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import CheckContext, Status
+from billing_monitor.checks.period import current_period
+from billing_monitor.checks.sql import SqlCheck
+from billing_monitor.commands.demo_data import populate
 from tests.helpers import NOW, demo_db, settings_for
 from tests.peers.postgres import PostgresServer
 

@@ -11,6 +11,7 @@ pg_locks and pg_stat_activity are read after).
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import tomllib
 from collections.abc import Iterator
@@ -20,12 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from checks.deadline import database_deadline
-from monitor.app import open_engine
-from monitor.demo import populate
-from monitor.errors import ConfigError
-from monitor.settings import parse_settings
-from monitor.types import Check, CheckContext
+from billing_monitor.checking.billing_db import open_engine
+from billing_monitor.checks.contract import Check, CheckContext
+from billing_monitor.checks.deadline import database_deadline
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.commands.demo_data import populate
+from billing_monitor.settings.load import parse_settings
 from tests.helpers import NOW, demo_db, settings_for
 from tests.peers.postgres import PostgresServer
 
@@ -175,7 +176,7 @@ def test_postgresql_writes_nothing_even_without_validation(
 def test_each_postgresql_layer_holds_alone(pg_url: str, admin: Engine) -> None:
     import psycopg
 
-    from monitor.billing_db import session_options
+    from billing_monitor.checking.billing_db import session_options
 
     conninfo = pg_url.replace("postgresql+psycopg://", "postgresql://")
     before = pg_state(admin)
@@ -213,7 +214,7 @@ def test_a_statement_started_late_does_not_outlive_the_deadline(
 ) -> None:
     import threading
 
-    from checks.sql import SqlCheck
+    from billing_monitor.checks.sql import SqlCheck
     from tests.test_sql_checks import _ctx
 
     # The count takes 1 s of a 1.5 s deadline, then the sample query would
@@ -242,12 +243,13 @@ def test_a_query_still_running_when_the_monitor_stops_is_cancelled(
 ) -> None:
     import threading
 
-    from monitor.app import AppServices, build_checks
+    from billing_monitor.assembly import build_checks
+    from billing_monitor.checking.services import AppServices
     from tests.test_sql_checks import _ctx
 
     settings = settings_for({"database": {"url": pg_url}, "checks": {"slow": {
         "type": "sql", "query": "SELECT COUNT(*) FROM pg_sleep(60)", "timeout_seconds": 120}}})
-    services = AppServices(settings)
+    services = AppServices(settings, os.environ)
     check = build_checks(settings, services)["slow"].check
     ctx = _ctx()
     ctx = type(ctx)(ctx.period, ctx.now, time.monotonic() + 120, ctx.sample_limit)
@@ -302,7 +304,7 @@ def test_sqlite_writes_nothing_even_without_validation(
 def test_sqlite_authorizer_holds_alone_on_a_writable_connection(tmp_path: Path) -> None:
     import sqlite3
 
-    from monitor.billing_db import _sandbox_sqlite
+    from billing_monitor.checking.billing_db import _sandbox_sqlite
 
     path = demo_db(tmp_path)
     conn = sqlite3.connect(path)  # read-write: only the authorizer stands in the way

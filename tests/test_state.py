@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from monitor.errors import ConfigError
-from monitor.settings import parse_settings
-from monitor.state import LATEST, current_version, migrate, open_state, schema_version
+from billing_monitor.alerting.migrations import LATEST, current_version, migrate
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerting.tables import schema_version
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.settings.load import parse_settings
 from tests.alerting_support import state_url
 
 __all__ = ["state_url"]  # fixture
@@ -81,7 +83,7 @@ def test_alert_and_outbox_and_silence_settings_are_validated() -> None:
 
 
 def test_the_example_config_documents_state_outbox_and_alert_policy() -> None:
-    from monitor.settings import load_settings
+    from billing_monitor.settings.load import load_settings
 
     path = Path(__file__).resolve().parents[1] / "config" / "billing-monitor.toml"
     s = load_settings(path, env={})

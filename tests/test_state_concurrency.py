@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 
-from monitor.state import LATEST, open_state, schema_version
+from billing_monitor.alerting.migrations import LATEST
+from billing_monitor.alerting.store import open_state
+from billing_monitor.alerting.tables import schema_version
 from tests.helpers import ROOT
 from tests.peers.postgres import PostgresServer
 
@@ -22,7 +24,7 @@ ROUNDS = 20  # the unlocked migration failed in about 1 round in 3 on PostgreSQL
 
 WORKER = """
 import sys
-from monitor.state import open_state
+from billing_monitor.alerting.store import open_state
 for line in sys.stdin:
     try:
         open_state(line.strip()).dispose()

@@ -6,9 +6,9 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.statsd import RecordingClient, StatsdSink, make_client
-from monitor.period import current_period
-from monitor.types import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.alerts.statsd import RecordingClient, StatsdSink, make_client
+from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement, Status
+from billing_monitor.checks.period import current_period
 from tests.peers.statsd import UdpListener
 
 NOW = datetime(2026, 11, 19, 5, 30, tzinfo=UTC)

@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from checks.stripe_feeds import DisputesOpened, DisputesOptions, FailureRateOptions
-from checks.stripe_lists import (
+from billing_monitor.checking.runner import PlannedCheck, evaluate
+from billing_monitor.checks.contract import Measurement, Status
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.checks.stripe.feeds import DisputesOpened, DisputesOptions, FailureRateOptions
+from billing_monitor.checks.stripe.lists import (
     InvoiceOptions,
     InvoicePaymentFailures,
     WebhookHealth,
     WebhookOptions,
 )
-from checks.stripe_state import SqlCursorStore
-from monitor.errors import ConfigError
-from monitor.runner import PlannedCheck, evaluate
-from monitor.settings import parse_settings
-from monitor.types import Measurement, Status
+from billing_monitor.checks.stripe.state import SqlCursorStore
+from billing_monitor.settings.load import parse_settings
 from tests.peers.fake_stripe import api_for, context, event
 from tests.stripe_fixtures import fake, store
 
@@ -105,7 +105,7 @@ def test_invoice_failures_from_events_and_open_invoices_past_due(
 
 
 def test_decline_codes_from_a_recorded_event(fake: Any, store: SqlCursorStore) -> None:
-    from checks.stripe_feeds import PaymentFailureRate
+    from billing_monitor.checks.stripe.feeds import PaymentFailureRate
 
     server, url = fake
     failed = fixture("payment_failed_event.json")

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from checks.base import CheckOptions
-from checks.stripe_client import StripeUnavailable, build_stripe_api
-from checks.stripe_config import StripeSection
-from checks.stripe_lists import PastDueOptions, SubscriptionsPastDue
-from monitor.errors import ConfigError
-from monitor.runner import PlannedCheck, run_check
-from monitor.types import Status
+from billing_monitor.checking.runner import PlannedCheck, run_check
+from billing_monitor.checks.base import CheckOptions
+from billing_monitor.checks.contract import Status
+from billing_monitor.checks.errors import ConfigError
+from billing_monitor.checks.stripe.client import StripeUnavailable, build_stripe_api
+from billing_monitor.checks.stripe.config import StripeSection
+from billing_monitor.checks.stripe.lists import PastDueOptions, SubscriptionsPastDue
 from tests.peers.fake_stripe import KEY, FakeStripe, api_for, context, fake_stripe
 
 T0 = 1_790_000_040

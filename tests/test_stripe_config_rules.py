@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import load_settings
+from billing_monitor.settings.load import load_settings
 from tests.helpers import cli
 
 pytestmark = pytest.mark.clock  # starts the real process

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from checks.stripe_events import RETENTION_SECONDS, EventReader, FeedOptions
-from checks.stripe_feeds import FailureRateOptions, PaymentFailureRate
-from checks.stripe_state import Cursor, CursorUpdate, SqlCursorStore
-from monitor.types import Measurement
+from billing_monitor.checks.contract import Measurement
+from billing_monitor.checks.stripe.events import RETENTION_SECONDS, EventReader, FeedOptions
+from billing_monitor.checks.stripe.feeds import FailureRateOptions, PaymentFailureRate
+from billing_monitor.checks.stripe.state import Cursor, CursorUpdate, SqlCursorStore
 from tests.peers.fake_stripe import FakeStripe, api_for, context, event
 from tests.stripe_fixtures import fake, store
 

@@ -9,12 +9,17 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine
 
-from alerts.chat_format import detail_lines
-from checks.stripe_lists import StuckOptions, StuckPaymentIntents, WebhookHealth, WebhookOptions
-from checks.stripe_reconcile import ReconcileOptions, StripeReconciliation
-from checks.stripe_state import SqlCursorStore
-from monitor.runner import PlannedCheck, run_check
-from monitor.types import Measurement
+from billing_monitor.alerts.chat_format import detail_lines
+from billing_monitor.checking.runner import PlannedCheck, run_check
+from billing_monitor.checks.contract import Measurement
+from billing_monitor.checks.stripe.lists import (
+    StuckOptions,
+    StuckPaymentIntents,
+    WebhookHealth,
+    WebhookOptions,
+)
+from billing_monitor.checks.stripe.reconcile import ReconcileOptions, StripeReconciliation
+from billing_monitor.checks.stripe.state import SqlCursorStore
 from tests.peers.fake_stripe import api_for, context, event
 from tests.stripe_fixtures import fake, store
 
@@ -52,7 +57,7 @@ def test_stuck_intents_are_counted_past_one_page_and_capped_at_the_bound(fake: A
 def test_an_unknown_events_cursor_recovers_on_stripes_400(
     fake: Any, store: SqlCursorStore
 ) -> None:
-    from checks.stripe_feeds import FailureRateOptions, PaymentFailureRate
+    from billing_monitor.checks.stripe.feeds import FailureRateOptions, PaymentFailureRate
 
     server, url = fake
     server.add("events", event("evt_1", "payment_intent.succeeded", T0 - 100,

@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.pagerduty import PagerDutyNotifier
-from monitor.app import AppServices, build_alerting, build_runner, build_sinks
-from monitor.settings import parse_settings
-from monitor.types import Status
+from billing_monitor.alerts.pagerduty import PagerDutyNotifier
+from billing_monitor.assembly import build_alerting, build_runner, build_sinks
+from billing_monitor.checking.services import AppServices
+from billing_monitor.checks.contract import Status
+from billing_monitor.settings.load import parse_settings
 from tests.peers import localstripe as ls
 from tests.peers.fake_stripe import KEY, fake_stripe
 from tests.peers.http_peers import Tls
@@ -83,7 +84,7 @@ def test_declines_and_an_abandoned_3ds_payment_are_measured_in_one_run(
         raw["state"] = {"url": f"sqlite:///{tmp_path / 'state.db'}"}
         settings = parse_settings(raw, "test.toml", {})
         monkeypatch.setenv("STRIPE_API_KEY", KEY)
-        services = AppServices(settings)
+        services = AppServices(settings, os.environ)
         pd = PagerDutyNotifier("R0utingKeyForTheStripeScenario00", events_url=pagerduty_peer.url,
                                timeout=2, max_attempts=1, verify=tls.client)
         # The next scheduled run, an hour on: the 3-D Secure payment is now stuck.
@@ -134,8 +135,8 @@ def test_failed_payouts_from_localstripe_are_counted(
 ) -> None:
     from sqlalchemy import create_engine
 
-    from checks.stripe_feeds import PayoutsFailed, PayoutsOptions
-    from checks.stripe_state import SqlCursorStore
+    from billing_monitor.checks.stripe.feeds import PayoutsFailed, PayoutsOptions
+    from billing_monitor.checks.stripe.state import SqlCursorStore
     from tests.peers.fake_stripe import api_for, context
 
     client = ls.LocalStripeClient(localstripe_url)
@@ -156,9 +157,9 @@ def test_reconciliation_understands_payment_intent_and_charge_ids(
 ) -> None:
     from sqlalchemy import create_engine, insert
 
-    from checks.schema import billing_records, metadata, orders
-    from checks.stripe_reconcile import ReconcileOptions, StripeReconciliation
-    from checks.stripe_state import SqlCursorStore
+    from billing_monitor.checks.schema import billing_records, metadata, orders
+    from billing_monitor.checks.stripe.reconcile import ReconcileOptions, StripeReconciliation
+    from billing_monitor.checks.stripe.state import SqlCursorStore
     from tests.peers.fake_stripe import api_for, context
 
     client = ls.LocalStripeClient(localstripe_url)

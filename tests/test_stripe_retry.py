@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.stripe_lists import PastDueOptions, SubscriptionsPastDue
-from monitor.runner import PlannedCheck, run_check
+from billing_monitor.checking.runner import PlannedCheck, run_check
+from billing_monitor.checks.stripe.lists import PastDueOptions, SubscriptionsPastDue
 from tests.peers.fake_stripe import api_for, context
 from tests.stripe_fixtures import fake
 
@@ -46,7 +46,7 @@ def test_stripe_should_retry_true_retries_a_lock_timeout(fake: Any) -> None:
 
 
 def test_back_offs_are_jittered_and_respect_retry_after() -> None:
-    from checks.stripe_retry import Failure, RetryPolicy  # here: main has no such module
+    from billing_monitor.checks.stripe.retry import Failure, RetryPolicy
 
     draws = iter([0.0, 1.0, 0.5])
     policy = RetryPolicy(network_retries=3, base=1, max_backoff=8, rand=lambda: next(draws))

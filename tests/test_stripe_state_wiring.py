@@ -3,12 +3,13 @@ relative SQLite path is relative to the config file."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
-from monitor.app import AppServices
-from monitor.settings import load_settings
+from billing_monitor.checking.services import AppServices
+from billing_monitor.settings.load import load_settings
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
@@ -21,7 +22,7 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_cursors_share_the_state_store_by_default(tmp_path: Path) -> None:
     settings = load_settings(_config(tmp_path), {})
-    services = AppServices(settings)
+    services = AppServices(settings, os.environ)
     services.stripe_cursors()
     services.close()
     state = tmp_path / "conf" / "state.db"

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, insert
 
-from checks.registry import CHECK_TYPES
-from checks.schema import billing_records, metadata, orders
-from checks.stripe_base import StripeCheckOptions
-from checks.stripe_client import StripeApi
-from checks.stripe_state import CursorStore, SqlCursorStore
-from monitor.runner import PlannedCheck, run_check
+from billing_monitor.checking.runner import PlannedCheck, run_check
+from billing_monitor.checks.registry import CHECK_TYPES
+from billing_monitor.checks.schema import billing_records, metadata, orders
+from billing_monitor.checks.stripe.base import StripeCheckOptions
+from billing_monitor.checks.stripe.client import StripeApi
+from billing_monitor.checks.stripe.state import CursorStore, SqlCursorStore
 from tests.peers.fake_stripe import FakeStripe, api_for, context, event
 from tests.stripe_fixtures import fake
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.systemd import (
+from billing_monitor.daemon.systemd import (
     NullNotifier,
     SystemdNotifier,
     notifier_from_env,

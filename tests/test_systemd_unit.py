@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.credentials import SECRET_ENV
-from monitor.errors import ExitCode
-from monitor.settings import HttpSection
+from billing_monitor.commands.errors import ExitCode
+from billing_monitor.settings.credentials import SECRET_ENV
+from billing_monitor.settings.sections import HttpSection
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "billing-monitor.service"

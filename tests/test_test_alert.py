@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from alerts.config import Secrets
-from monitor import cli
-from monitor.errors import ExitCode
-from monitor.settings import Settings, parse_settings
-from monitor.test_alert import TestAlert
+from billing_monitor.alerts.config import Secrets
+from billing_monitor.commands import cli
+from billing_monitor.commands.errors import ExitCode
+from billing_monitor.commands.send_test import TestAlert
+from billing_monitor.settings.load import parse_settings
+from billing_monitor.settings.model import Settings
 from tests.peers.http_peers import Tls
 from tests.peers.http_services import GoogleChatPeer, HealthchecksPeer, PagerDutyPeer, SlackPeer
 from tests.peers.statsd import UdpListener
@@ -169,7 +170,7 @@ def test_subprocess_with_debug_logs_leaks_no_secret(
     env = {**os.environ, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "SSL_CERT_FILE": str(ca),
            "SLACK_WEBHOOK_URL": slack_peer.webhook_url}
     for target in ("pagerduty", "chat"):
-        r = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(config),
+        r = subprocess.run([sys.executable, "-m", "billing_monitor", "--config", str(config),
                             "--log-level", "DEBUG", "test-alert", target],
                            capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr

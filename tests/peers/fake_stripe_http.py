@@ -125,8 +125,8 @@ def now() -> int:
 def api_for(url: str, sleeps: list[float] | None = None, **section: Any) -> Any:
     """A StripeApi aimed at `url`, built the way the app builds it; back-offs are
     recorded in `sleeps` instead of slept, and jitter is fixed at its maximum."""
-    from checks.stripe_client import build_stripe_api
-    from checks.stripe_config import StripeSection
+    from billing_monitor.checks.stripe.client import build_stripe_api
+    from billing_monitor.checks.stripe.config import StripeSection
 
     record = sleeps if sleeps is not None else []
     return build_stripe_api(StripeSection(api_base=url, **section), {"STRIPE_API_KEY": KEY},
@@ -137,8 +137,8 @@ def context(at: int, sample_limit: int = 20, timeout: float = 60) -> Any:
     """A CheckContext at epoch second `at`."""
     from datetime import UTC, datetime
 
-    from monitor.period import current_period
-    from monitor.types import CheckContext
+    from billing_monitor.checks.contract import CheckContext
+    from billing_monitor.checks.period import current_period
 
     now_dt = datetime.fromtimestamp(at, UTC)
     return CheckContext(current_period("iso_week", "UTC", now_dt), now_dt,

@@ -1,0 +1,98 @@
+"""The state store's schema, versioned and upgraded at start-up by an ordered
+list of migrations, under a lock so that processes starting at once do not
+race (PostgreSQL: a transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE)."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    inspect,
+    select,
+    text,
+)
+
+from billing_monitor.alerting.tables import (
+    alerts,
+    check_runs,
+    outbox,
+    schema_version,
+    silences,
+)
+
+log = logging.getLogger("billing_monitor.state")
+
+
+def _v1(conn: Connection) -> None:
+    for table in (check_runs, alerts, outbox):
+        table.create(conn, checkfirst=True)
+
+
+def _v2(conn: Connection) -> None:
+    silences.create(conn, checkfirst=True)
+
+
+def _add_columns(conn: Connection, table: Table, *names: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for the named columns the table lacks (a
+    store created by v1 from today's table definitions already has them)."""
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in have:
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
+def _v3(conn: Connection) -> None:
+    _add_columns(conn, alerts, "notified_channels", "owner")
+    _add_columns(conn, outbox, "claimed_by")
+
+
+# Append only; never edit a migration that has shipped.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    schema_version.create(conn, checkfirst=True)
+    row = conn.execute(select(schema_version.c.version)).first()
+    return int(row[0]) if row else 0
+
+
+# Not a key alerting.py locks ("billing-monitor/<check>"; check names have no "-").
+_MIGRATION_LOCK = zlib.crc32(b"billing-monitor/schema-migration")
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Serialise migrations of processes starting at once (else both create the
+    tables and one fails: IntegrityError on pg_type_typname_nsp_index). PostgreSQL:
+    a transaction-level advisory lock (works through PgBouncer's transaction mode).
+    SQLite: open_state's engine began with BEGIN IMMEDIATE, the write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+
+
+def migrate(engine: Engine, upto: int = LATEST) -> int:
+    """Bring the schema to `upto` (default: latest) in one transaction, one
+    process at a time."""
+    with engine.begin() as conn:
+        _lock_schema(conn)
+        version = current_version(conn)
+        if version > LATEST:
+            raise RuntimeError(
+                f"state store schema version {version} is newer than this monitor ({LATEST})"
+            )
+        for number in range(version + 1, upto + 1):
+            MIGRATIONS[number - 1](conn)
+            log.info("state store: applied migration %d", number)
+        if upto > version:
+            if version == 0:
+                conn.execute(schema_version.insert().values(version=upto))
+            else:
+                conn.execute(schema_version.update().values(version=upto))
+        return max(version, upto)

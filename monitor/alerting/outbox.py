@@ -1,0 +1,138 @@
+"""The transactional outbox: notifications are inserted on the caller's
+connection (inside the transaction that changed the alert state) as one row
+per channel, and read back by the dispatcher. Also the outbox metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+
+from billing_monitor.alerting.tables import outbox, utc
+from billing_monitor.alerts.contract import Notification
+
+
+def to_payload(n: Notification) -> dict[str, Any]:
+    data = asdict(n)
+    data["occurred_at"] = utc(n.occurred_at).isoformat()
+    data["custom_details"] = dict(n.custom_details)
+    data["links"] = [list(link) for link in n.links]
+    return data
+
+
+def from_payload(data: Mapping[str, Any]) -> Notification:
+    d = dict(data)
+    d["occurred_at"] = datetime.fromisoformat(d["occurred_at"])
+    d["links"] = tuple((str(h), str(t)) for h, t in d.get("links", []))
+    return Notification(**d)
+
+
+def enqueue(
+    conn: Connection, n: Notification, channels: Iterable[str], now: datetime
+) -> list[int]:
+    """One row per channel, so one channel failing never blocks another."""
+    ids = []
+    for channel in channels:
+        res = conn.execute(outbox.insert().values(
+            created_at=utc(now), channel=channel, dedup_key=n.dedup_key,
+            payload=to_payload(n), attempts=0, next_attempt_at=utc(now), dead=False,
+        ))
+        ids.append(int(cast(Any, res.inserted_primary_key)[0]))
+    return ids
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    channel: str
+    dedup_key: str
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    payload: Mapping[str, Any]
+    claimed_by: str | None = None  # set while an attempt is in flight
+
+
+_PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.dead.is_(False))
+
+
+def pending(conn: Connection, limit: int = 1000) -> list[Row]:
+    """Undelivered live rows, oldest first (due or not: order matters)."""
+    rows = conn.execute(
+        select(outbox.c.id, outbox.c.channel, outbox.c.dedup_key, outbox.c.created_at,
+               outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.payload,
+               outbox.c.claimed_by)
+        .where(_PENDING).order_by(outbox.c.id).limit(limit)
+    ).all()
+    return [Row(r.id, r.channel, r.dedup_key, utc(r.created_at), r.attempts,
+                utc(r.next_attempt_at), r.payload, r.claimed_by) for r in rows]
+
+
+def claim(conn: Connection, row: Row, lease_until: datetime, holder: str) -> bool:
+    """Take the row for one attempt; False if another dispatcher got it first.
+    The lease makes a crashed attempt due again once it expires; the holder
+    lets this host see at once that the process which claimed it is gone."""
+    res = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row.id, outbox.c.attempts == row.attempts, _PENDING)
+        .values(attempts=row.attempts + 1, next_attempt_at=utc(lease_until), claimed_by=holder)
+    )
+    return res.rowcount == 1
+
+
+def delivered(conn: Connection, row_id: int, now: datetime) -> None:
+    conn.execute(update(outbox).where(outbox.c.id == row_id)
+                 .values(delivered_at=utc(now), last_error=None, claimed_by=None))
+
+
+def retry_at(conn: Connection, row_id: int, when: datetime, error: str) -> None:
+    conn.execute(update(outbox).where(outbox.c.id == row_id)
+                 .values(next_attempt_at=utc(when), last_error=error[:500], claimed_by=None))
+
+
+def dead(conn: Connection, row_id: int, error: str) -> None:
+    conn.execute(update(outbox).where(outbox.c.id == row_id)
+                 .values(dead=True, last_error=error[:500], claimed_by=None))
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Forget delivered and dead rows created before `before` (pending rows
+    are never pruned). Dead rows were logged at ERROR when they died."""
+    res = conn.execute(delete(outbox).where(
+        outbox.c.created_at < utc(before),
+        or_(outbox.c.delivered_at.is_not(None), outbox.c.dead.is_(True)),
+    ))
+    return int(res.rowcount)
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    depth: int  # undelivered rows still being tried
+    oldest_age_seconds: float  # age of the oldest of them, 0 when empty
+    dead: int  # rows given up on within the last `keep_days` (logged when they died)
+
+
+def stats(engine: Engine, now: datetime) -> OutboxStats:
+    """Outbox depth and oldest pending age, for the metrics sinks."""
+    with engine.connect() as conn:
+        depth, oldest = conn.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(_PENDING)
+        ).one()
+        n_dead = conn.execute(select(func.count()).where(outbox.c.dead.is_(True))).scalar_one()
+    age = (utc(now) - utc(oldest)).total_seconds() if oldest is not None else 0.0
+    return OutboxStats(int(depth), max(age, 0.0), int(n_dead))
+
+
+class GaugeClient(Protocol):
+    def gauge(self, metric: str, value: float, *, tags: list[str] | None = None) -> Any: ...
+
+
+def emit_gauges(client: GaugeClient, namespace: str, tags: list[str], s: OutboxStats) -> None:
+    """billing.outbox.depth, .oldest_age_seconds and .dead as DogStatsD gauges."""
+    client.gauge(f"{namespace}outbox.depth", s.depth, tags=tags)
+    client.gauge(f"{namespace}outbox.oldest_age_seconds", round(s.oldest_age_seconds, 3),
+                 tags=tags)
+    client.gauge(f"{namespace}outbox.dead", s.dead, tags=tags)
