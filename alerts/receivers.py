@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 CREDENTIAL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
@@ -132,25 +132,6 @@ Receiver = Annotated[
     | WebhookReceiver,
     Field(discriminator="kind"),
 ]
-
-
-class Receivers(BaseModel):
-    """`[receivers]`: name -> receiver."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    receivers: dict[str, Receiver] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _names(self) -> Receivers:
-        for name in self.receivers:
-            if name in LEGACY:
-                raise ValueError(f"receiver name {name!r} is taken by the built-in channel "
-                                 f"(its secret comes from the old variable); pick another")
-            if not RECEIVER_NAME.match(name):
-                raise ValueError(f"receiver name {name!r}: a-z, 0-9, _ (a letter first), "
-                                 "at most 63")
-        return self
 
 
 def secret_of(receiver: _Receiver, env: Mapping[str, str]) -> str | None:

@@ -46,6 +46,12 @@ def problems(text: str, key: str, limit: int = TEMPLATE_MAX) -> list[str]:
     return out
 
 
+def first_problem(text: str, limit: int = TEMPLATE_MAX) -> str | None:
+    """For a field validator: the first problem, without a key (pydantic adds it)."""
+    found = problems(text, "", limit)
+    return found[0].removeprefix(": ") if found else None
+
+
 def render(text: str, values: Mapping[str, str], limit: int | None = None) -> str:
     """`text` (already checked by `problems`) with its fields filled in."""
     out = []

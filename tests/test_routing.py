@@ -5,7 +5,8 @@ import tomllib
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from billing_monitor.alerts.receivers import LEGACY, Receivers
+from billing_monitor.alerts.receivers import LEGACY, Receiver
+from billing_monitor.settings.model import Settings
 from billing_monitor.alerts.routing import (
     CheckFacts,
     Route,
@@ -48,6 +49,7 @@ receivers = ["invoicing_chat"]
 severities = ["critical"]
 receivers = ["payments_oncall", "invoicing_chat"]
 """
+RECEIVERS: TypeAdapter[dict[str, Receiver]] = TypeAdapter(dict[str, Receiver])
 CHECKS = {
     "failed_charges": CheckFacts("failed_charges", "failed_charges", ("team:finance",)),
     "payment_failure_rate": CheckFacts("payment_failure_rate", "payment_failure_rate"),
@@ -58,7 +60,7 @@ CHECKS = {
 
 def load(text: str = CONFIG):
     data = tomllib.loads(text)
-    receivers = Receivers(receivers=data.get("receivers", {})).receivers
+    receivers = RECEIVERS.validate_python(data.get("receivers", {}))
     routes = TypeAdapter(list[Route]).validate_python(data.get("routes", []))
     section = RoutingSection(**data.get("routing", {}))
     return receivers, routes, section
@@ -137,12 +139,14 @@ def test_a_valid_configuration_has_no_problems():
 def test_bad_receivers_are_refused(patch, error):
     base = {"kind": "webhook", "secret_env": "HOOK_KEY", "url": "https://hooks.example.com/a"}
     with pytest.raises(ValidationError, match=error):
-        Receivers(receivers={"hook": {**base, **patch}})
+        RECEIVERS.validate_python({"hook": {**base, **patch}})
 
 
-def test_legacy_names_cannot_be_redefined():
-    with pytest.raises(ValidationError, match="taken by the built-in channel"):
-        Receivers(receivers={"slack": {"kind": "slack", "secret_env": "X_URL"}})
+@pytest.mark.parametrize(("name", "error"), [("slack", "is the built-in channel"),
+                                             ("Payments", "a-z, 0-9, _")])
+def test_legacy_and_bad_receiver_names_are_refused(name, error):
+    with pytest.raises(ValidationError, match=error):
+        Settings.model_validate({"receivers": {name: {"kind": "slack", "secret_env": "X_URL"}}})
 
 
 def test_bad_severity_in_a_route_is_refused():

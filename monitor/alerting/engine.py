@@ -7,9 +7,13 @@ Dedup keys (README "Alerting: dedup keys and policy"):
 `{service}/{check}/{period}` for period-scoped checks, `{service}/{check}`
 otherwise, `{service}/{check}/degraded` for "the monitor cannot run it".
 
-Channels: a trigger goes to every configured channel, and the incident
-remembers which; a channel configured while the incident is open gets the
-trigger at the next run, and the resolve goes to every channel that had it.
+Channels (receivers): a trigger goes where the routes send its check and
+severity ("critical", "warning", or "degraded" for the degraded key), and to
+every channel that already has the incident (a severity change or a reminder
+reaches whoever was told); the incident remembers them all. A channel routed
+while the incident is open gets the trigger at the next run, and the resolve
+goes to every channel that had it. Without routes every configured channel
+is the route, as before receivers existed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ from billing_monitor.checks.thresholds import Thresholds
 from billing_monitor.logs import describe_error
 
 log = logging.getLogger("billing_monitor.alerting")
+# (check, "critical" | "warning" | "degraded") -> the receivers its alerts go to
+Router = Callable[[str, str], Sequence[str]]
+
+
+def routed_severity(kind: str, severity: str) -> str:
+    return "degraded" if kind == "degraded" else severity
 
 
 def dedup_key(service: str, check: str, period: str, period_scoped: bool) -> str:
@@ -71,6 +81,7 @@ class AlertEngine:
         silences: Sequence[Silence] = (),
         on_queued: Callable[[], None] = lambda: None,
         owner: str | None = None,
+        route: Router | None = None,
     ) -> None:
         self._engine = engine
         self._checks = checks
@@ -81,6 +92,7 @@ class AlertEngine:
         self._silences = tuple(silences)
         self._on_queued = on_queued
         self._owner = owner or source  # `[state] owner`, else the host
+        self._route: Router = route or (lambda check, severity: self._channels)
 
     def emit(self, result: CheckResult) -> None:
         opts = self._checks[result.check]
@@ -143,6 +155,7 @@ class AlertEngine:
         a catch-up trigger to channels that joined while it was open."""
         queued = 0
         sent_to = set(was.channels if was is not None else inc.channels)
+        kind = "degraded" if inc.key.endswith("/degraded") else "status"
         for ev in events:
             if ev.action == "resolve":
                 # Every channel that had the trigger (a store from before
@@ -150,14 +163,15 @@ class AlertEngine:
                 targets = sorted(sent_to) or list(self._channels)
                 sent_to = set()
             else:
-                targets = list(self._channels)
+                routed = self._route(result.check, routed_severity(ev.kind, ev.severity))
+                targets = [*routed, *sorted(sent_to - set(routed))]
                 sent_to |= set(targets)
             queued += self._enqueue(conn, notification(
                 ev, result, opts, track, service=self._service, env=self._env,
                 source=self._source), targets)
-        late = [c for c in self._channels if c not in sent_to]
+        routed = self._route(result.check, routed_severity(kind, inc.notified or "warning"))
+        late = [c for c in routed if c not in sent_to]
         if inc.open and inc.notified and late and not hold and sent_to:
-            kind = "degraded" if inc.key.endswith("/degraded") else "status"
             ev = Event(inc.key, "trigger", "degraded" if kind == "degraded" else "open",
                        inc.notified, kind)
             queued += self._enqueue(conn, notification(
