@@ -6,6 +6,7 @@ message: nothing lost, nothing duplicated."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,24 +47,36 @@ def note(reason: str = "open", key: str = "billing/failed_charges/2026-W48",
 class Lane:
     """The three notifiers with their peers, behind one interface for the matrix."""
 
-    def __init__(self, kind: str, tls: Tls) -> None:
+    def __init__(self, kind: str, tls: Tls, clock: Callable[[], datetime] = lambda: T0,
+                 timeout: float = 0.5) -> None:
         self.kind = kind
         if kind == "teams":
             self.peer: Any = TeamsPeer(tls)
-            self.notifier: Any = TeamsNotifier(self.peer.webhook_url, timeout=0.5,
+            self.notifier: Any = TeamsNotifier(self.peer.webhook_url, timeout=timeout,
                                                verify=tls.client)
         elif kind == "webhook":
-            self.peer = WebhookPeer(KEY, clock=lambda: T0.timestamp() + 30, tls=tls)
-            self.notifier = SignedWebhookNotifier(self.peer.hook_url, KEY, timeout=0.5,
-                                                  clock=lambda: T0, verify=tls.client)
+            self.peer = WebhookPeer(KEY, clock=lambda: clock().timestamp() + 30, tls=tls)
+            self.notifier = SignedWebhookNotifier(self.peer.hook_url, KEY, timeout=timeout,
+                                                  clock=clock, verify=tls.client)
         else:
             self.peer = SmtpPeer(tls)
             self.notifier = EmailNotifier("127.0.0.1", self.peer.port, "monitor",
                                           self.peer.password, "monitor@example.com",
-                                          ["finance@example.com"], timeout=0.5, tls=tls.client)
+                                          ["finance@example.com"], timeout=timeout,
+                                          tls=tls.client)
 
     def received(self) -> int:
         return len(self.peer.messages if self.kind != "webhook" else self.peer.events)
+
+    def titles(self) -> list[str]:
+        """The headline of each message received, in order ("ALERT [critical]", ...)."""
+        if self.kind == "teams":
+            texts = [c["body"][0]["inlines"][0]["text"] for c in self.peer.cards()]
+        elif self.kind == "email":
+            texts = [m.get_content().splitlines()[0] for m in self.peer.messages]
+        else:
+            return [f"{e['reason']} {e['severity']}" for e in self.peer.events.values()]
+        return [t.split(":")[0].split(" ", 1)[1] for t in texts]
 
     def close(self) -> None:
         self.peer.close()

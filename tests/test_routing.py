@@ -6,7 +6,6 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from billing_monitor.alerts.receivers import LEGACY, Receiver
-from billing_monitor.settings.model import Settings
 from billing_monitor.alerts.routing import (
     CheckFacts,
     Route,
@@ -16,6 +15,7 @@ from billing_monitor.alerts.routing import (
     problems,
     table_lines,
 )
+from billing_monitor.settings.model import Settings
 
 CONFIG = """
 [receivers.payments_oncall]
