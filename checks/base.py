@@ -51,6 +51,10 @@ class CheckOptions(BaseModel):
         """The thresholds that judge `metric`; a check type may leave breakdowns unjudged."""
         return self.thresholds
 
+    def sources(self) -> frozenset[str]:
+        """What the check reads (checks/sources.py): the billing database."""
+        return frozenset({"database"})
+
     def metric_names(self, name: str) -> tuple[str, ...]:
         """The metric names the check `name` reports under, where the options
         alone say (two checks must not share one); () when they do not."""

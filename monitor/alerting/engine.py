@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from billing_monitor.alerting import outbox
 from billing_monitor.alerting import rows as alert_rows
 from billing_monitor.alerting.policy import Event, Incident, Observation, Track, policy_for
+from billing_monitor.alerting.sources import Router, Sources
 from billing_monitor.alerting.tables import utc
 from billing_monitor.alerting.text import notification
 from billing_monitor.alerts.contract import Notification
@@ -39,8 +40,6 @@ from billing_monitor.checks.thresholds import Thresholds
 from billing_monitor.logs import describe_error
 
 log = logging.getLogger("billing_monitor.alerting")
-# (check, "critical" | "warning" | "degraded") -> the receivers its alerts go to
-Router = Callable[[str, str], Sequence[str]]
 
 
 def routed_severity(kind: str, severity: str) -> str:
@@ -93,6 +92,7 @@ class AlertEngine:
         self._on_queued = on_queued
         self._owner = owner or source  # `[state] owner`, else the host
         self._route: Router = route or (lambda check, severity: self._channels)
+        self._sources = Sources(checks, self._route, service=service, env=env, source=source)
 
     def emit(self, result: CheckResult) -> None:
         opts = self._checks[result.check]
@@ -126,14 +126,18 @@ class AlertEngine:
             track, seq = alert_rows.load_track(
                 conn, result.check, main_key, degraded_key(self._service, result.check))
             muted = alert_rows.silenced(conn, self._silences, result.check, now)
-            out = policy_for(opts.alert).step(track, obs, muted)
+            streak = track.unknown + 1 if result.status is Status.UNKNOWN else 0
+            held, down = self._sources.observe(conn, result, streak,
+                                               muted or not obs.deliverable)
+            queued = sum(self._enqueue(conn, n, targets) for n, targets in down)
+            muted_or_held = muted or held  # a source down holds the degraded alert
+            out = policy_for(opts.alert).step(track, obs, muted_or_held)
             before = {i.key: i for i in (track.main, track.degraded)}
-            queued = 0
             incidents: dict[str, Incident] = {}
             for inc in filter(None, (out.superseded, out.track.main, out.track.degraded)):
                 events = [ev for ev in out.events if ev.key == inc.key]
                 inc, n = self._queue(conn, inc, before.get(inc.key), events, result, opts,
-                                     out.track, muted or not obs.deliverable)
+                                     out.track, muted_or_held or not obs.deliverable)
                 incidents[inc.key] = inc
                 queued += n
             main, degraded = incidents[out.track.main.key], incidents[out.track.degraded.key]

@@ -23,6 +23,7 @@ from billing_monitor.alerting.tables import (
     outbox,
     schema_version,
     silences,
+    source_incidents,
 )
 
 log = logging.getLogger("billing_monitor.state")
@@ -53,8 +54,12 @@ def _v3(conn: Connection) -> None:
     _add_columns(conn, outbox, "claimed_by")
 
 
+def _v4(conn: Connection) -> None:
+    source_incidents.create(conn, checkfirst=True)
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)
 
 
