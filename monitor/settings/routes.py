@@ -66,7 +66,18 @@ def secret_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
 
 
 def missing_receiver_secrets(settings: Settings, env: Mapping[str, str]) -> list[str]:
-    """Receivers whose secret is not set: `validate` and `run` refuse to start."""
-    return [f"environment: {r.secret_env}: required by receivers.{name} ({r.kind}); or the "
-            f"systemd credential {r.credential}"
-            for name, r in settings.receivers.items() if not env.get(r.secret_env, "").strip()]
+    """What `validate` and `run` refuse to start without: a receiver's secret;
+    a built-in channel a route names, unset; with routes, a default route that
+    sends what no route matches nowhere."""
+    out = [f"environment: {r.secret_env}: required by receivers.{name} ({r.kind}); or the "
+           f"systemd credential {r.credential}"
+           for name, r in settings.receivers.items() if not env.get(r.secret_env, "").strip()]
+    named = {n for r in settings.routes for n in r.receivers} | set(settings.routing.default or ())
+    have = legacy_configured(settings, env)
+    out += [f"environment: {LEGACY_ENV[n]}: required by the routes, which name the built-in "
+            f"channel {n!r} (or it is disabled in [{n}])"
+            for n in LEGACY if n in named and n not in have]
+    if settings.routes and settings.routing.default is None and not have:
+        out.append(f"{settings.source}: routing.default: no built-in channel is set, so alerts "
+                   "no route matches would go nowhere; name the receivers for them")
+    return out
