@@ -13,6 +13,7 @@ from typing import Any
 import stripe
 
 from billing_monitor.alerting import outbox
+from billing_monitor.alerting.status import read_status
 from billing_monitor.assembly import build_alerting, build_all_notifiers, build_offline
 from billing_monitor.checks.sources import unreachable_of
 from billing_monitor.checks.stripe.client import _unavailable
@@ -55,6 +56,10 @@ def test_a_database_outage_under_ten_checks_gives_one_incident(
         results = run()
         assert {r.unreachable for r in results} == {"database"}
     assert [a.dedup_key for a in pagerduty_peer.incidents] == ["billing/source/database"]
+    report = read_status(alerting.store, clock())
+    (row,) = [i for i in report.incidents if i.kind == "source"]
+    assert (row.dedup_key, row.delivery) == ("billing/source/database", "pagerduty: delivered")
+    assert all(i.pending for i in report.incidents if i.kind == "degraded")  # held
     (incident,) = pagerduty_peer.open_alerts()
     assert incident.summary.startswith("Source down: billing cannot reach the database "
                                        "(broken, c01, c02, c03, c04, c05, c06, c07, c08, c09 "
@@ -71,6 +76,8 @@ def test_a_database_outage_under_ten_checks_gives_one_incident(
         ("billing/broken/degraded", "trigger"),
     ]
     assert outbox.stats(alerting.store, clock()) == outbox.OutboxStats(0, 0.0, 0)
+    assert [i.dedup_key for i in read_status(alerting.store, clock()).incidents] == [
+        "billing/broken/degraded"]
     services.close()
 
 
