@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from billing_monitor.alerting.engine import Router
+from billing_monitor.alerting.sources import Router
 from billing_monitor.alerts.receivers import LEGACY
 from billing_monitor.settings.model import Settings
 from billing_monitor.settings.routes import check_facts, routing_table

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from billing_monitor.alerts.routing import ALIASES, explain
 from billing_monitor.commands.errors import ExitCode, UsageError
@@ -14,7 +15,7 @@ from billing_monitor.settings.model import Settings
 from billing_monitor.settings.routes import check_facts, legacy_configured, routing_table
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Any) -> None:
     p = sub.add_parser("route", help="show where an alert of CHECK at a severity would go")
     p.add_argument("check", metavar="CHECK")
     p.add_argument("--severity", required=True, choices=sorted(ALIASES),
