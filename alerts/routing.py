@@ -108,15 +108,17 @@ def problems(routes: Sequence[Route], section: RoutingSection, receivers: Iterab
                 out.append(f"{where}: {key}: unknown receiver {name!r} "
                            f"(receivers: {', '.join(known) or 'none'})")
 
+    types = {c.type for c in checks.values()}
     for i, r in enumerate(routes, start=1):
-        unknown(f"routes[{i}].receivers", r.receivers)
+        at = f"routes.{i - 1}"  # as pydantic names it; the table numbers routes from 1
+        unknown(f"{at}.receivers (route #{i})", r.receivers)
         for name in r.checks:
             if name not in checks:
-                out.append(f"{where}: routes[{i}].checks: unknown check {name!r}")
-        types = {c.type for c in checks.values()}
+                out.append(f"{where}: {at}.checks (route #{i}): unknown check {name!r}")
         for t in r.types:
             if t not in types:
-                out.append(f"{where}: routes[{i}].types: no configured check has type {t!r}")
+                out.append(f"{where}: {at}.types (route #{i}): no configured check has "
+                           f"type {t!r}")
     if section.default is not None:
         unknown("routing.default", section.default)
     used = {n for r in routes for n in r.receivers} | set(section.default or ())

@@ -100,7 +100,7 @@ def test_a_receiver_secret_from_a_systemd_credential(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("edit", "error"), [
     (('receivers = ["finance_email"]', 'receivers = ["finance"]'),
-     "routes[2].receivers: unknown receiver 'finance'"),
+     "routes.1.receivers (route #2): unknown receiver 'finance'"),
     (('receivers = ["invoicing_teams", "oncall_hook"]', 'receivers = ["invoicing_teams"]'),
      "receivers.oncall_hook: referenced by no route"),
     (('kind = "teams"', 'kind = "msteams"'), "receivers.invoicing_teams"),

@@ -107,7 +107,7 @@ def test_unknown_and_unreferenced_receivers_are_errors_naming_where():
     receivers, routes, section = load(text)
     out = problems(routes, section, receivers, LEGACY, CHECKS, "/etc/bm.toml")
     assert out == [
-        "/etc/bm.toml: routes[2].receivers: unknown receiver 'finanse' (receivers: "
+        "/etc/bm.toml: routes.1.receivers (route #2): unknown receiver 'finanse' (receivers: "
         "payments_oncall, invoicing_chat, finance, pagerduty, slack, google_chat)",
         "/etc/bm.toml: receivers.finance: referenced by no route (name it in a [[routes]] "
         "receivers list or in [routing] default)",
@@ -120,8 +120,8 @@ def test_unknown_check_type_and_default_receiver_are_errors():
         '\n[routing]\ndefault = ["nobody"]\n'
     receivers, routes, section = load(text)
     out = problems(routes, section, receivers, LEGACY, CHECKS, "f.toml")
-    assert "f.toml: routes[1].checks: unknown check 'failed_charge'" in out
-    assert "f.toml: routes[3].types: no configured check has type 'unbiled'" in out
+    assert "f.toml: routes.0.checks (route #1): unknown check 'failed_charge'" in out
+    assert "f.toml: routes.2.types (route #3): no configured check has type 'unbiled'" in out
     assert any(p.startswith("f.toml: routing.default: unknown receiver 'nobody'") for p in out)
 
 

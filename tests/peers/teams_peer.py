@@ -6,7 +6,11 @@ is not JSON; 413 over 28 KB. It is stricter than the trigger in one way: a
 card the "Post card in a chat or channel" step would fail on (not a message
 with an Adaptive Card attachment, or a card that breaks Microsoft's published
 Adaptive Card 1.5 schema, vendored beside this file) is refused with 400 here,
-where the real flow accepts it and fails later, out of our sight."""
+where the real flow accepts it and fails later, out of our sight.
+
+adaptive-card-1.5.0.json is schemas/1.5.0/adaptive-card.json of
+github.com/microsoft/AdaptiveCards at 644d933e185a8482c4dcf4c375d177aac37fd095,
+unchanged (JSON Schema draft-06; the highest card version Teams renders)."""
 
 from __future__ import annotations
 
