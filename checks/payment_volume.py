@@ -63,7 +63,7 @@ class PaymentVolumeOptions(CheckOptions):
     min_volume: float = Field(default=100, ge=0, description="judge only above this baseline")
     fast_window_minutes: int = Field(default=15, ge=0, le=24 * 60, description="0: off")
     fast_drop: float = Field(default=0.8, gt=0, lt=1)
-    fast_min_volume: float = Field(default=16, ge=0)
+    fast_min_volume: float = Field(default=25, ge=0)
     band_k: float = Field(default=4.0, ge=0, le=20)
     weeks: int = Field(default=4, ge=1, le=12)
     min_weeks: int = Field(default=3, ge=1, le=12)
@@ -111,8 +111,12 @@ class PaymentVolumeOptions(CheckOptions):
         out = [(self.window_minutes, main)]
         if self.fast_window_minutes:
             share = self.fast_window_minutes / self.window_minutes
+            # No band on the short window: its MAD over four weeks of 15-minute
+            # counts can put the band below zero, where no stop is ever seen. An
+            # 80 % drop from at least 25 expected is its own guard (Poisson:
+            # P(X <= 5 | 25) ~ 6e-6).
             out.append((self.fast_window_minutes, Rule(
-                self.fast_drop, self.floor * share, self.fast_min_volume, self.band_k,
+                self.fast_drop, self.floor * share, self.fast_min_volume, 0.0,
                 self.weeks, self.min_weeks)))
         return out
 
@@ -157,42 +161,48 @@ def _unit(history: list[Window | None], currency: str) -> float:
 
 def judge_all(source: VolumeSource, end: datetime, options: PaymentVolumeOptions,
               ) -> list[Measurement]:
-    zone = ZoneInfo(options.timezone)
-    ends = same_time_of_week(end, options.weeks, zone)
+    """Every currency's gauges, and `below_baseline` per currency; WarmingUp when
+    nothing could be judged for want of history."""
+    ends = same_time_of_week(end, options.weeks, ZoneInfo(options.timezone))
     out: list[Measurement] = []
     low: dict[str, list[str]] = {}
-    judged = unknown = 0
-    reasons: set[str] = set()
+    verdicts: list[Verdict] = []
     for minutes, rule in options.windows():
         length = timedelta(minutes=minutes)
         now = source.totals(end - length, end) or {}
         history = [source.totals(e - length, e) for e in ends]
-        currencies = sorted(set(now).union(*(w for w in history if w)))
-        share = minutes / options.window_minutes
-        for cur in currencies:
-            low.setdefault(cur, [])
-            for measure in ("count", "amount"):
-                r = rule if measure == "count" else options.amount_rule(rule, cur, share)
-                value = _value(now, cur, measure)
-                assert value is not None
-                past = [_value(w, cur, measure) for w in history]
-                unit = 1.0 if measure == "count" else _unit(history, cur)
-                v = judge(value, past, r or rule, unit)
-                tags = (f"currency:{cur}", f"measure:{measure}", f"window:{minutes}m")
-                out.extend(_gauges(v, tags))
-                if r is None:
-                    continue
-                judged += 1
-                if v.state is State.UNKNOWN:
-                    unknown += 1
-                    reasons.add(v.reason)
-                elif v.state is State.LOW:
-                    low[cur].append(f"{cur} {measure} over {minutes} min: {v.reason}")
-    if judged and unknown == judged:
-        raise WarmingUp("; ".join(sorted(reasons)))
+        for cur in sorted(set(now).union(*(w for w in history if w))):
+            judged = _currency(cur, minutes, rule, now, history, options, out)
+            verdicts += [v for _, v in judged]
+            low.setdefault(cur, []).extend(
+                f"{cur} {measure} over {minutes} min: {v.reason}"
+                for measure, v in judged if v.state is State.LOW)
+    if verdicts and all(v.state is State.UNKNOWN for v in verdicts):
+        raise WarmingUp("; ".join(sorted({v.reason for v in verdicts})))
     for cur, why in sorted(low.items()):
         out.append(Measurement(JUDGED, 1.0 if why else 0.0, (f"currency:{cur}",), tuple(why)))
     return out
+
+
+def _currency(cur: str, minutes: int, rule: Rule, now: Window, history: list[Window | None],
+              options: PaymentVolumeOptions, out: list[Measurement],
+              ) -> list[tuple[str, Verdict]]:
+    """One currency in one window: gauges into `out`; the judged verdicts. The
+    amount is judged only where configured, and only where the count is: a
+    quiet hour's few payments make any amount swing."""
+    judged: list[tuple[str, Verdict]] = []
+    for measure in ("count", "amount"):
+        r = rule if measure == "count" else options.amount_rule(
+            rule, cur, minutes / options.window_minutes)
+        value = _value(now, cur, measure)
+        assert value is not None
+        past = [_value(w, cur, measure) for w in history]
+        unit = 1.0 if measure == "count" else _unit(history, cur)
+        v = judge(value, past, r or rule, unit)
+        out.extend(_gauges(v, (f"currency:{cur}", f"measure:{measure}", f"window:{minutes}m")))
+        if r is not None and (measure == "count" or judged[0][1].state is not State.QUIET):
+            judged.append((measure, v))
+    return judged
 
 
 def _gauges(v: Verdict, tags: tuple[str, ...]) -> list[Measurement]:
