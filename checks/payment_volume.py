@@ -3,13 +3,15 @@ a seasonal baseline (checks/seasonal.py): the same window at the same local time
 of week over the last `weeks` weeks.
 
 Two windows are judged together: the main window (default 60 minutes, drop 30 %)
-catches partial drops; a short one (default 15 minutes, drop 80 %) catches a full
+catches partial drops; a short one (default 10 minutes, drop 80 %) catches a full
 stop within 15 minutes, which a 60-minute window could only do with a drop of
 under 25 % and the false alerts that come with it (docs/benchmarks.md).
 
 Gauges per currency, measure (count, amount in minor units) and window:
 `payment_volume.value`, `.baseline`, `.band` (the band's lower edge) and `.drop`;
-the judged `payment_volume.below_baseline` is 1 while a currency is below. Where
+the judged `payment_volume.below_baseline` is 1 while a currency is below
+(`currency:all`: the count of every currency together, judged when there are
+several: a stop of everything is seen sooner in the larger number). Where
 the numbers come from is a `VolumeSource`: SQL over the billing database
 (checks/payment_sql.py) or the measurement history for Stripe.
 """
@@ -32,6 +34,7 @@ from billing_monitor.checks.seasonal import Rule, State, Verdict, judge, same_ti
 from billing_monitor.checks.thresholds import Thresholds
 
 JUDGED = "payment_volume.below_baseline"
+ALL = "all"  # every currency's count together
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,11 @@ class PaymentVolumeOptions(CheckOptions):
     drop: float = Field(default=0.3, gt=0, lt=1, description="relative drop that alerts")
     floor: float = Field(default=10, ge=0, description="payments short of the baseline")
     min_volume: float = Field(default=100, ge=0, description="judge only above this baseline")
-    fast_window_minutes: int = Field(default=15, ge=0, le=24 * 60, description="0: off")
+    fast_window_minutes: int = Field(default=10, ge=0, le=24 * 60, description="0: off")
     fast_drop: float = Field(default=0.8, gt=0, lt=1)
-    fast_min_volume: float = Field(default=25, ge=0)
+    fast_min_volume: float = Field(default=20, ge=0)
     band_k: float = Field(default=4.0, ge=0, le=20)
+    noise: float = Field(default=0.05, ge=0, le=1, description="day-to-day variation")
     weeks: int = Field(default=4, ge=1, le=12)
     min_weeks: int = Field(default=3, ge=1, le=12)
     timezone: str = "UTC"
@@ -106,28 +110,31 @@ class PaymentVolumeOptions(CheckOptions):
         return self
 
     def windows(self) -> list[tuple[int, Rule]]:
-        main = Rule(self.drop, self.floor, self.min_volume, self.band_k, self.weeks,
-                    self.min_weeks)
+        main = Rule(self.drop, self.floor, self.min_volume, self.band_k, self.noise,
+                    self.weeks, self.min_weeks)
         out = [(self.window_minutes, main)]
         if self.fast_window_minutes:
             share = self.fast_window_minutes / self.window_minutes
-            # No band on the short window: its MAD over four weeks of 15-minute
-            # counts can put the band below zero, where no stop is ever seen. An
-            # 80 % drop from at least 25 expected is its own guard (Poisson:
-            # P(X <= 5 | 25) ~ 6e-6).
+            # No band on the short window: a band of 4 sigmas is below zero under
+            # 16 expected payments, where no stop would ever be seen. An 80 %
+            # drop from at least 20 expected is its own guard (Poisson:
+            # P(X <= 4 | 20) ~ 2e-5).
             out.append((self.fast_window_minutes, Rule(
-                self.fast_drop, self.floor * share, self.fast_min_volume, 0.0,
+                self.fast_drop, self.floor * share, self.fast_min_volume, 0.0, 0.0,
                 self.weeks, self.min_weeks)))
         return out
 
-    def amount_rule(self, rule: Rule, currency: str, share: float) -> Rule | None:
+    def amount_rule(self, rule: Rule, currency: str, minutes: int) -> Rule | None:
         """The count rule with the floor and minimum in `currency`'s minor units;
-        None when amounts in that currency are not judged."""
-        if currency not in self.amount_floor:
+        None when amounts in that currency are not judged: not configured, or
+        the short window (a stop shows in the count; ten minutes of amounts
+        swing with a few large payments)."""
+        if currency not in self.amount_floor or minutes != self.window_minutes:
             return None
-        floor = to_minor(self.amount_floor[currency] * share, currency)
-        least = to_minor(self.amount_min_volume.get(currency, 0) * share, currency)
-        return Rule(rule.drop, floor, least, rule.band_k, rule.weeks, rule.min_weeks)
+        floor = to_minor(self.amount_floor[currency], currency)
+        least = to_minor(self.amount_min_volume.get(currency, 0), currency)
+        return Rule(rule.drop, floor, least, rule.band_k, rule.noise, rule.weeks,
+                    rule.min_weeks)
 
 
 Opener = Callable[[CheckContext], AbstractContextManager[VolumeSource]]
@@ -152,6 +159,15 @@ def _value(w: Window | None, currency: str, measure: str) -> float | None:
     return float(t.count if measure == "count" else t.amount)
 
 
+def _with_all(w: Window | None) -> Window | None:
+    """Every currency's count together as `all` (amounts in different currencies
+    do not add up): a stop of everything is seen sooner in the larger number.
+    Judged only where there are several currencies."""
+    if w is None:
+        return w
+    return {**w, ALL: Totals(sum(t.count for t in w.values()), 0)}
+
+
 def _unit(history: list[Window | None], currency: str) -> float:
     """E[X^2]/E[X] of one payment, about twice the mean amount (compound Poisson)."""
     n = sum(w[currency].count for w in history if w and currency in w)
@@ -169,9 +185,10 @@ def judge_all(source: VolumeSource, end: datetime, options: PaymentVolumeOptions
     verdicts: list[Verdict] = []
     for minutes, rule in options.windows():
         length = timedelta(minutes=minutes)
-        now = source.totals(end - length, end) or {}
-        history = [source.totals(e - length, e) for e in ends]
-        for cur in sorted(set(now).union(*(w for w in history if w))):
+        now = _with_all(source.totals(end - length, end)) or {}
+        history = [_with_all(source.totals(e - length, e)) for e in ends]
+        seen = set(now).union(*(w for w in history if w)) - {ALL}
+        for cur in sorted(seen | ({ALL} if len(seen) > 1 else set())):
             judged = _currency(cur, minutes, rule, now, history, options, out)
             verdicts += [v for _, v in judged]
             low.setdefault(cur, []).extend(
@@ -191,9 +208,8 @@ def _currency(cur: str, minutes: int, rule: Rule, now: Window, history: list[Win
     amount is judged only where configured, and only where the count is: a
     quiet hour's few payments make any amount swing."""
     judged: list[tuple[str, Verdict]] = []
-    for measure in ("count", "amount"):
-        r = rule if measure == "count" else options.amount_rule(
-            rule, cur, minutes / options.window_minutes)
+    for measure in ("count",) if cur == ALL else ("count", "amount"):
+        r = rule if measure == "count" else options.amount_rule(rule, cur, minutes)
         value = _value(now, cur, measure)
         assert value is not None
         past = [_value(w, cur, measure) for w in history]

@@ -1,5 +1,5 @@
 """`billing-monitor backtest` as a user runs it, over a SQLite billing database
-with five weeks of steady payments (2 a minute) and two incidents on the last
+with five weeks of steady payments (5 a minute) and two incidents on the last
 day: a 30-minute full stop at 12:00 and a 40 % drop from 15:00 to 17:00."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ QUERY = ("SELECT currency, COUNT(*) AS count, SUM(amount) AS amount FROM payment
 def per_minute(at: datetime) -> int:
     if STOP <= at < STOP + timedelta(minutes=30):
         return 0
-    if DROP <= at < DROP + timedelta(hours=2):  # 1.2 a minute: 40 % fewer
-        return 2 if at.minute % 5 == 0 else 1
-    return 2
+    if DROP <= at < DROP + timedelta(hours=2):  # 40 % fewer
+        return 3
+    return 5
 
 
 def billing_db(tmp_path: Path) -> Path:
@@ -36,7 +36,7 @@ def billing_db(tmp_path: Path) -> Path:
         for m in range(10 * 60):
             at = start + timedelta(minutes=m)
             # As SQLAlchemy writes a UTC timestamp to SQLite (compared as text)
-            rows += [("usd", 1000, f"{at + timedelta(seconds=20 * i):%Y-%m-%d %H:%M:%S.%f}")
+            rows += [("usd", 1000, f"{at + timedelta(seconds=10 * i):%Y-%m-%d %H:%M:%S.%f}")
                      for i in range(per_minute(at))]
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE payments (currency TEXT, amount INTEGER, created_at TEXT)")
@@ -65,17 +65,17 @@ def test_prints_every_alert_and_resolve(setup: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     events = [(c["event"], c["at"][11:16]) for c in out["changes"]]
-    # The stop: the 15-minute window holds 80 % less after 12 minutes (12:12);
-    # three runs in a row (trigger_after = 3) alert at 12:14. The 60-minute
-    # window is under its band (120 - 4 * sqrt(120) = 76.18) while it holds more
-    # than 21 stopped minutes: above it from 13:09, resolved three runs later.
-    # The drop takes 0.8 payments a minute off: 76 at 15:55, alert at 15:57;
-    # after 17:00 the window holds 77 at 17:07, resolved at 17:09.
-    assert events == [("alert", "12:14"), ("resolve", "13:11"),
-                      ("alert", "15:57"), ("resolve", "17:09")]
-    # at 12:14 the last 15 minutes hold 2 payments: 28 of 30 short
-    assert "usd count over 15 min: 93% below the baseline 30 (alert at 80%)" in (
-        out["changes"][0]["detail"])
+    # The stop: the 10-minute window (baseline 50) is 80 % short after 8
+    # minutes (12:08); three runs in a row (trigger_after = 3) alert at 12:10.
+    # The hour's band is 300 - 4 * sqrt(300 + (0.05 * 300)^2) = 208.35: the
+    # hour is under it while it holds 19 stopped minutes or more, until 13:11;
+    # above it from 13:12, resolved three runs later. The drop takes 2 a minute
+    # off: under the band after 46 minutes (15:46), alert at 15:48; after 17:00
+    # the hour is 180 + 2x, above the band from 17:15, resolved at 17:17.
+    assert events == [("alert", "12:10"), ("resolve", "13:14"),
+                      ("alert", "15:48"), ("resolve", "17:17")]
+    assert out["changes"][0]["detail"] == (
+        "usd count over 10 min: 100% below the baseline 50 (alert at 80%)")
     assert out["runs"] == 8 * 60 + 30 and out["still_alerting"] == []
 
 

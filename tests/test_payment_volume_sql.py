@@ -115,9 +115,11 @@ def test_normal_traffic_is_not_below(database: str) -> None:
     main = ("currency:usd", "measure:count", "window:60m")
     assert find(ms, "payment_volume.value", *main) == 180
     assert find(ms, "payment_volume.baseline", *main) == 180
-    assert find(ms, "payment_volume.band", *main) == pytest.approx(180 - 4 * 180 ** 0.5)
+    # 4 sigmas of counting noise (sqrt 180) and 5 % day-to-day variation (9)
+    assert find(ms, "payment_volume.band", *main) == pytest.approx(180 - 4 * (180 + 81) ** 0.5)
     assert find(ms, "payment_volume.value", "currency:usd", "measure:amount",
                 "window:60m") == 180 * 2500
+    assert not [m for m in ms if "currency:all" in m.tags]  # one currency: no total
 
 
 def test_forty_percent_drop_is_below(database: str) -> None:
@@ -134,9 +136,11 @@ def test_full_stop_of_one_currency_is_seen_in_the_short_window(database: str) ->
     ms = run_volume(database, history("usd", 3, 2500) + history("jpy", 2, 6000) + now)
     assert find(ms, "payment_volume.below_baseline", "currency:usd") == 0
     assert find(ms, "payment_volume.below_baseline", "currency:jpy") == 1
-    # 12 minutes of nothing: 80 % of the last 15 minutes, 20 % of the hour
+    assert find(ms, "payment_volume.below_baseline", "currency:all") == 0  # 12 % short
+    assert find(ms, "payment_volume.value", "currency:all", "window:60m") == 180 + 96
+    # 12 minutes of nothing: all of the last 10 minutes, 20 % of the hour
     assert find(ms, "payment_volume.drop", "currency:jpy", "measure:count",
-                "window:15m") == pytest.approx(0.8)
+                "window:10m") == pytest.approx(1.0)
 
 
 def test_quiet_hours_do_not_page(database: str) -> None:
@@ -189,3 +193,20 @@ def test_bad_options_are_refused_with_the_key() -> None:
         SqlFreshnessOptions(type="payment_freshness", query=LAST, timezone="Mars/Olympus")
     with pytest.raises(ValidationError, match=r"read-only|write|INSERT|DELETE"):
         SqlVolumeOptions(type="payment_volume", query="DELETE FROM payments")
+
+
+def test_the_readme_example_is_a_valid_configuration() -> None:
+    import re
+    import tomllib
+
+    from billing_monitor.settings.load import parse_settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("### Money stopped flowing", 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, flags=re.S)
+    assert example is not None
+    settings = parse_settings(tomllib.loads(example.group(1)), "README.md", {})
+    payments, last = settings.checks["payments"], settings.checks["last_payment"]
+    assert isinstance(payments, SqlVolumeOptions) and payments.amount_floor == {
+        "eur": 500, "jpy": 50000}
+    assert isinstance(last, SqlFreshnessOptions) and last.hours[0].max_silence_minutes == 20

@@ -40,12 +40,15 @@ def test_zero_and_three_decimal_currencies_follow_stripes_list() -> None:
         minor_exponent("us")
 
 
-def test_median_ignores_one_odd_week_and_the_band_has_a_counting_noise_floor() -> None:
+def test_median_ignores_one_odd_week_and_the_band_is_counting_and_daily_noise() -> None:
     base = baseline([100, 300, 104, 98], band_k=4)
-    assert base is not None and base.median == 102 and base.mad == 3 and base.weeks == 4
-    assert base.lower == pytest.approx(102 - 4 * 102 ** 0.5)  # sqrt(102) > 1.4826 * 3
-    wide = baseline([100, 140, 60, 100], band_k=2)
-    assert wide is not None and wide.lower == pytest.approx(100 - 2 * 1.4826 * 20)
+    assert base is not None and base.median == 102 and base.weeks == 4
+    assert base.lower == pytest.approx(102 - 4 * 102 ** 0.5)  # Poisson only
+    daily = baseline([400, None, 400, 400], band_k=2, noise=0.1)
+    assert daily is not None and daily.weeks == 3
+    assert daily.sigma == pytest.approx((400 + 40 ** 2) ** 0.5)
+    amounts = baseline([10_000] * 4, band_k=1, unit=100)  # 100 payments of ~50
+    assert amounts is not None and amounts.lower == pytest.approx(10_000 - 1_000)
 
 
 def test_alerts_only_past_the_drop_the_floor_and_the_band() -> None:
@@ -56,8 +59,9 @@ def test_alerts_only_past_the_drop_the_floor_and_the_band() -> None:
     # A 50 % drop of 20 payments is under a floor of 25
     assert judge(20, [40, 40, 40, 40], Rule(drop=0.3, floor=25, min_baseline=10)).state \
         is State.OK
-    # 35 % below but inside a wide band (noisy weeks)
+    # 35 % below, but inside the band of 100 +- 4 * sqrt(100 + 5^2)
     assert judge(65, [100, 160, 40, 100], RULE).state is State.OK
+    assert judge(55, [100, 160, 40, 100], RULE).state is State.LOW
 
 
 def test_quiet_hours_under_min_volume_are_not_judged() -> None:
