@@ -3,7 +3,7 @@ payment_volume check, replayed with the product's own judgement and alert
 policy (checks/volume_replay.py) over labelled synthetic series
 (bench/payment_series.py).
 
-    python -m bench.payment_volume [--weeks 48] [--seeds 3] [--set drop=0.25 ...]
+    python -m bench.payment_volume [--weeks 48] [--seeds 3] [--first-seed 1] [--set drop=0.25 ...]
 
 Normal traffic: `--weeks` weeks after 4 weeks of history, from Monday
 2026-01-05 (month ends, Black Friday 2026-11-27 and Cyber Monday included at
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weeks", type=int, default=48, help="weeks of normal traffic per seed")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=1)
     p.add_argument("--weather", type=float, default=0.06, help="day-level noise (sd of log)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="a payment_volume option, e.g. drop=0.25")
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
           f"resolve_after={options.alert.resolve_after}, one run a minute")
     print("\n| seed | incident | currency | starts | delay (min) |\n|---|---|---|---|---|")
     false_total = 0
-    for seed in range(1, a.seeds + 1):
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
         t0 = time.perf_counter()
         incidents = [*incident_plan(START, WARMUP_WEEKS, seed), night_stop(START, WARMUP_WEEKS)]
         faulty = generate(START, WARMUP_WEEKS + 5, seed + 1000, incidents, weather=a.weather)

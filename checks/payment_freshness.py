@@ -90,6 +90,11 @@ class FreshnessOptions(CheckOptions):
     def thresholds_for(self, metric: str) -> Thresholds:
         return self.thresholds if metric in self.judged else Thresholds()
 
+    @property
+    def metric(self) -> str:
+        """The judged metric, for the Datadog exports (`export datadog`)."""
+        return JUDGED
+
     _zone = field_validator("timezone")(PaymentVolumeOptions._zone.__func__)  # type: ignore[attr-defined]
 
 

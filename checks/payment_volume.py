@@ -82,6 +82,11 @@ class PaymentVolumeOptions(CheckOptions):
     def thresholds_for(self, metric: str) -> Thresholds:
         return self.thresholds if metric in self.judged else Thresholds()
 
+    @property
+    def metric(self) -> str:
+        """The judged metric, for the Datadog exports (`export datadog`)."""
+        return JUDGED
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
