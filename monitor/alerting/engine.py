@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing_monitor.alerting import outbox
+from billing_monitor.alerting import history, outbox
 from billing_monitor.alerting import rows as alert_rows
 from billing_monitor.alerting.policy import Event, Incident, Observation, Track, policy_for
 from billing_monitor.alerting.tables import utc
@@ -81,6 +81,7 @@ class AlertEngine:
         self._silences = tuple(silences)
         self._on_queued = on_queued
         self._owner = owner or source  # `[state] owner`, else the host
+        self._pruned_at: datetime | None = None  # the measurement history's last prune
 
     def emit(self, result: CheckResult) -> None:
         opts = self._checks[result.check]
@@ -134,7 +135,14 @@ class AlertEngine:
             alert_rows.save(conn, main, result.check, "status", seq, now, final, self._owner)
             alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None, self._owner)
             alert_rows.record_run(conn, result)
+            self._prune(conn, now)
         return queued, muted
+
+    def _prune(self, conn: Connection, now: datetime) -> None:
+        """The measurement history keeps 35 days: older buckets go, once an hour."""
+        if self._pruned_at is None or abs((now - self._pruned_at).total_seconds()) >= 3600:
+            history.prune(conn, utc(now))
+            self._pruned_at = now
 
     def _queue(self, conn: Connection, inc: Incident, was: Incident | None,
                events: list[Event], result: CheckResult, opts: CheckOptions, track: Track,

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from billing_monitor.alerting.tables import (
     alerts,
     check_runs,
+    measurements,
     outbox,
     schema_version,
     silences,
@@ -53,8 +54,12 @@ def _v3(conn: Connection) -> None:
     _add_columns(conn, outbox, "claimed_by")
 
 
+def _v4(conn: Connection) -> None:
+    measurements.create(conn, checkfirst=True)  # the measurement history (history.py)
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)
 
 
