@@ -22,6 +22,7 @@ from billing_monitor.checks.stripe.lists import (
     WEBHOOK_HEALTH,
 )
 from billing_monitor.checks.stripe.reconcile import STRIPE_RECONCILIATION
+from billing_monitor.checks.stripe.volume import STRIPE_PAYMENT_VOLUME
 
 
 def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
@@ -40,5 +41,6 @@ CHECK_TYPES: dict[str, CheckType[Any]] = _index(
         # Stripe (checks/stripe_*.py)
         PAYMENT_FAILURE_RATE, STUCK_PAYMENT_INTENTS, SUBSCRIPTIONS_PAST_DUE, WEBHOOK_HEALTH,
         INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED, STRIPE_RECONCILIATION,
+        STRIPE_PAYMENT_VOLUME,
     ]
 )
