@@ -25,29 +25,31 @@ T0 = 1_790_000_040  # on the minute
 END = datetime.fromtimestamp(T0, UTC)
 
 
-def state(tmp_path: Path, weeks: int, per_hour: int = 120) -> StoreHistory:
+def state(tmp_path: Path, weeks: int, per_hour: int = 120, *account: str) -> StoreHistory:
     """What this check recorded at this time of week in `weeks` past weeks."""
     engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
     with engine.begin() as conn:
         for k in range(1, weeks + 1):
             history.record(conn, "volume", END - timedelta(weeks=k), [
-                (series_key("payment_volume.value",
-                            ("currency:usd", "measure:count", f"window:{w}m")), per_hour * w / 60)
+                (series_key("payment_volume.value", ("currency:usd", "measure:count",
+                                                     f"window:{w}m", *account)),
+                 per_hour * w / 60)
                 for w in (60, 10)])
     return StoreHistory(engine)
 
 
-def payments(server: Any, minutes: range, per_minute: int = 2) -> None:
+def payments(server: Any, minutes: range, per_minute: int = 2,
+             account: str | None = None) -> None:
     for m in minutes:
         for i in range(per_minute):
             at = T0 - 60 * m + 20 * i
             server.add("events", event(f"evt_{m}_{i}", "payment_intent.succeeded", at,
                                        {"id": f"pi_{m}_{i}", "object": "payment_intent",
-                                        "currency": "usd", "amount": 2500}))
+                                        "currency": "usd", "amount": 2500}), account=account)
 
 
-def check(url: str, store: SqlCursorStore, reader: Any) -> StripePaymentVolume:
-    return StripePaymentVolume("volume", api_for(url), store,
+def check(url: str, store: SqlCursorStore, reader: Any, **api: Any) -> StripePaymentVolume:
+    return StripePaymentVolume("volume", api_for(url, **api), store,
                                StripeVolumeOptions(type="stripe_payment_volume"), reader)
 
 
@@ -100,3 +102,17 @@ def test_warm_up_is_unknown_with_a_reason_and_still_reports_the_values(
     assert reported[("payment_volume.value",
                      ("currency:usd", "measure:count", "window:60m"))] == 120
     assert ("stripe.requests", ()) in reported
+
+
+def test_connect_accounts_are_judged_each_against_its_own_history(
+    fake: Any, store: SqlCursorStore, tmp_path: Path
+) -> None:
+    server, url = fake
+    payments(server, range(11, 61), account="acct_1Aa")  # stopped 10 minutes ago
+    payments(server, range(1, 61), account="acct_2Bb")  # new: no history yet
+    reader = state(tmp_path, 4, 120, "account:acct_1Aa")
+    ms = list(check(url, store, reader, accounts=("acct_1Aa", "acct_2Bb")).collect(context(T0)))
+    assert values(ms, JUDGED) == {("currency:usd", "account:acct_1Aa"): 1.0}
+    # the account warming up is measured (and so recorded), not judged
+    assert values(ms, "payment_volume.value")[
+        ("currency:usd", "measure:count", "window:60m", "account:acct_2Bb")] == 120

@@ -113,6 +113,23 @@ class StripePaymentVolume(FeedCheck):
             raise
         return [_tagged(m, tags) for m in out]
 
+    def measure_all(self, ctx: CheckContext) -> list[Measurement]:
+        """Every account is read and measured even while another warms up; the
+        run is UNKNOWN (warm-up) only when no account could be judged."""
+        out: list[Measurement] = []
+        warming: list[Measurement] = []
+        reasons: list[str] = []
+        for account in self.api.accounts:
+            try:
+                out.extend(self.measure(account, ctx))
+            except WarmingUp as exc:
+                warming.extend(self._measured)
+                reasons.append(f"{account}: {exc}" if account else str(exc))
+        if reasons and not out:
+            self._measured = warming
+            raise WarmingUp("; ".join(reasons))
+        return out + warming
+
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         self._measured = []
         try:
