@@ -95,7 +95,12 @@ def options_from(pairs: list[str]) -> PaymentVolumeOptions:
     raw: dict[str, Any] = {"type": "payment_volume", **AMOUNTS}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        raw[key] = float(value) if "." in value else int(value)
+        number = float(value) if "." in value else int(value)
+        if key.startswith("alert."):  # alert.resolve_after=10
+            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 3}),
+                            key.removeprefix("alert."): number}
+        else:
+            raw[key] = number
     return PaymentVolumeOptions(**raw)
 
 

@@ -44,3 +44,8 @@ def test_alerts_pair_each_alert_with_its_resolve() -> None:
 def test_options_from_the_command_line() -> None:
     o = options_from(["drop=0.25", "min_volume=200"])
     assert o.drop == 0.25 and o.min_volume == 200 and o.amount_floor["jpy"] == 15_000
+
+
+def test_alert_policy_options_from_the_command_line() -> None:
+    o = options_from(["alert.resolve_after=10"])
+    assert (o.alert.trigger_after, o.alert.resolve_after) == (3, 10)
