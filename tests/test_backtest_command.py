@@ -13,6 +13,8 @@ import pytest
 
 from tests.helpers import cli
 
+pytestmark = pytest.mark.clock  # starts the real process: CI runs it on shifted clocks
+
 DAY = datetime(2026, 11, 10, tzinfo=UTC)  # a Tuesday
 STOP = DAY + timedelta(hours=12)
 DROP = DAY + timedelta(hours=15)
