@@ -97,7 +97,7 @@ def options_from(pairs: list[str]) -> PaymentVolumeOptions:
         key, _, value = pair.partition("=")
         number = float(value) if "." in value else int(value)
         if key.startswith("alert."):  # alert.resolve_after=10
-            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 3}),
+            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 10}),
                             key.removeprefix("alert."): number}
         else:
             raw[key] = number

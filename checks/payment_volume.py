@@ -76,7 +76,8 @@ class PaymentVolumeOptions(CheckOptions):
         default_factory=dict, description="judge amounts: shortfall in major units, by currency")
     amount_min_volume: dict[str, float] = Field(default_factory=dict)
     thresholds: Thresholds = Thresholds(critical=0)
-    alert: AlertPolicy = AlertPolicy(trigger_after=3, resolve_after=3)
+    # Ten quiet runs to resolve: a bad day's hour that dips in and out pages once.
+    alert: AlertPolicy = AlertPolicy(trigger_after=3, resolve_after=10)
     description: str = "Successful payments below the same hour of the week in past weeks"
 
     def thresholds_for(self, metric: str) -> Thresholds:

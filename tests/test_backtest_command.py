@@ -71,11 +71,12 @@ def test_prints_every_alert_and_resolve(setup: Path) -> None:
     # minutes (12:08); three runs in a row (trigger_after = 3) alert at 12:10.
     # The hour's band is 300 - 4 * sqrt(300 + (0.05 * 300)^2) = 208.35: the
     # hour is under it while it holds 19 stopped minutes or more, until 13:11;
-    # above it from 13:12, resolved three runs later. The drop takes 2 a minute
-    # off: under the band after 46 minutes (15:46), alert at 15:48; after 17:00
-    # the hour is 180 + 2x, above the band from 17:15, resolved at 17:17.
-    assert events == [("alert", "12:10"), ("resolve", "13:14"),
-                      ("alert", "15:48"), ("resolve", "17:17")]
+    # above it from 13:12, resolved after ten runs (resolve_after = 10) at
+    # 13:21. The drop takes 2 a minute off: under the band after 46 minutes
+    # (15:46), alert at 15:48; after 17:00 the hour is 180 + 2x, above the band
+    # from 17:15, resolved at 17:24.
+    assert events == [("alert", "12:10"), ("resolve", "13:21"),
+                      ("alert", "15:48"), ("resolve", "17:24")]
     assert out["changes"][0]["detail"] == (
         "usd count over 10 min: 100% below the baseline 50 (alert at 80%)")
     assert out["runs"] == 8 * 60 + 30 and out["still_alerting"] == []

@@ -47,5 +47,5 @@ def test_options_from_the_command_line() -> None:
 
 
 def test_alert_policy_options_from_the_command_line() -> None:
-    o = options_from(["alert.resolve_after=10"])
-    assert (o.alert.trigger_after, o.alert.resolve_after) == (3, 10)
+    o = options_from(["alert.resolve_after=3"])
+    assert (o.alert.trigger_after, o.alert.resolve_after) == (3, 3)
