@@ -1,7 +1,7 @@
 """`billing-monitor`: the command line. Parses it, reads the environment once
 (the edge: systemd credentials loaded, secrets known to the log redactor) and
 hands each subcommand its module in this folder: check, run, demo, validate,
-status, silence, export, test-alert.
+status, silence, export, test-alert, backtest.
 
 Exit codes (also in the README): 0 all OK, 1 a warning, 2 a critical, 3 a
 check could not run, 64 bad command line, 70 internal error, 78 bad config.
@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from billing_monitor import __version__
 from billing_monitor.checks.errors import ConfigError
+from billing_monitor.commands.backtest import add_parser as add_backtest_parser
 from billing_monitor.commands.errors import ExitCode, Unavailable, UsageError
 from billing_monitor.commands.route import add_parser as add_route_parser
 from billing_monitor.commands.send_test import add_test_alert_parser, cmd_test_alert
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_silence_parser(sub)
     add_status_parser(sub)
     add_route_parser(sub)
+    add_backtest_parser(sub)
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--connect", action="store_true", help="also connect to the billing "
@@ -145,6 +147,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args, settings, env)
     if args.command == "status":
         return cmd_status(args, settings, env)
+    if args.command == "backtest":
+        from billing_monitor.commands.backtest import cmd_backtest
+
+        return cmd_backtest(args, settings, env)
     if args.command == "silence":
         return cmd_silence(args, settings, env)
     if args.command == "route":
