@@ -17,6 +17,7 @@ import random
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,10 +46,11 @@ from billing_monitor.checks.registry import CHECK_TYPES
 from billing_monitor.checks.stripe.base import StripeCheckOptions
 from billing_monitor.checks.stripe.config import API_KEY_ENV
 from billing_monitor.clock import Clock, utc_now
-from billing_monitor.daemon.hooks import AlertingHooks, Hooks
-from billing_monitor.daemon.scheduler import PeriodicJob
 from billing_monitor.logs import describe_error
 from billing_monitor.settings.model import Settings
+
+if TYPE_CHECKING:  # the daemon's parts (APScheduler) are imported by build_hooks
+    from billing_monitor.daemon.hooks import Hooks
 
 log = logging.getLogger("billing_monitor")
 
@@ -214,6 +216,9 @@ def build_hooks(settings: Settings, metrics: MonitorMetrics, current: Callable[[
     retries, at least every `[outbox].dispatch_seconds`), the heartbeat every
     `[liveness].heartbeat_seconds`, a liveness ping around every check run, a
     last drain at shutdown, the state-store probe."""
+    from billing_monitor.daemon.hooks import AlertingHooks, Hooks
+    from billing_monitor.daemon.scheduler import PeriodicJob
+
     secrets = Secrets.from_env(env)
     liveness = build_liveness(settings, secrets)
     alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets))

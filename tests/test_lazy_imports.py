@@ -38,6 +38,10 @@ def test_the_settings_load_without_stripes_library() -> None:
     assert "stripe" not in loaded_after("import billing_monitor.settings.load")
 
 
+def test_check_does_not_load_the_daemons_scheduler() -> None:
+    assert "apscheduler" not in loaded_after("import billing_monitor.commands.check")
+
+
 def test_a_stripe_client_still_loads_it_when_built() -> None:
     code = ("from billing_monitor.checks.stripe.client import build_stripe_api\n"
             "from billing_monitor.checks.stripe.config import StripeSection\n"
