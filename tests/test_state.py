@@ -17,7 +17,7 @@ from tests.alerting_support import state_url
 
 __all__ = ["state_url"]  # fixture
 
-TABLES = {"schema_version", "check_runs", "alerts", "outbox", "silences"}
+TABLES = {"schema_version", "check_runs", "alerts", "outbox", "silences", "measurements"}
 
 
 def test_a_new_store_is_created_at_the_latest_version(state_url: str) -> None:

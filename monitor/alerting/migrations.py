@@ -23,9 +23,11 @@ from sqlalchemy import (
 from billing_monitor.alerting.tables import (
     alerts,
     check_runs,
+    measurements,
     outbox,
     schema_version,
     silences,
+    source_incidents,
 )
 
 log = logging.getLogger("billing_monitor.state")
@@ -56,12 +58,20 @@ def _v3(conn: Connection) -> None:
     _add_columns(conn, outbox, "claimed_by")
 
 
+def _v4(conn: Connection) -> None:
+    measurements.create(conn, checkfirst=True)  # the measurement history (history.py)
+
+
+def _v5(conn: Connection) -> None:
+    source_incidents.create(conn, checkfirst=True)  # one incident per unreachable source
+
+
 def _partial(table: Table, name: str, where: object, *columns: str) -> Index:
     return Index(name, *(table.c[c] for c in columns),
                  sqlite_where=where, postgresql_where=where)
 
 
-def _v4(conn: Connection) -> None:
+def _v6(conn: Connection) -> None:
     """Indexes for the outbox's hot queries, so that a dispatcher pass and the
     outbox gauges read the pending and dead rows, not every kept row
     (docs/benchmarks.md section 7): pending rows by id (the pass, the depth and
@@ -79,7 +89,7 @@ def _v4(conn: Connection) -> None:
 
 
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)
 
 

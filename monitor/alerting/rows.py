@@ -1,6 +1,7 @@
 """The alert engine's rows in the state store: a check's alert state (its two
-incidents and streak counters), its last run, and the silences that mute it.
-Every function works on the caller's connection, inside its transaction.
+incidents and streak counters), its last run and its values (into the
+measurement history), and the silences that mute it. Every function works on
+the caller's connection, inside its transaction.
 
 The statements run for every check result are built once, here, with bound
 parameters: building them per call (`.where(col == value).values(**row)`) cost
@@ -15,9 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
+from billing_monitor.alerting import history
 from billing_monitor.alerting.policy import Incident, Track
 from billing_monitor.alerting.tables import alerts, check_runs, silences, utc
 from billing_monitor.checks.contract import CheckResult, Status
+from billing_monitor.checks.history import series_key
 from billing_monitor.checks.policy import Silence
 
 
@@ -92,6 +95,8 @@ def record_run(conn: Connection, result: CheckResult) -> None:
     res = conn.execute(_UPDATE_RUN, {"b_check": result.check, **values})
     if res.rowcount == 0:
         conn.execute(check_runs.insert().values(check_name=result.check, **values))
+    history.record(conn, result.check, utc(result.started_at), [
+        (series_key(m.name, m.tags), m.value) for m in result.measurements])
 
 
 def silenced(conn: Connection, configured: Sequence[Silence], check: str, at: datetime) -> bool:

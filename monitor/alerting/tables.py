@@ -1,7 +1,7 @@
 """The state store's tables: the last result of every check, alert state per
 dedup key, the outbox and silences (SQLAlchemy Core). It never holds a secret:
 no URL, routing key or webhook is written here, only check names, values,
-dedup keys and notification payloads. The schema is versioned
+dedup keys, notification payloads and measured values. The schema is versioned
 (migrations.py); the engine is opened by store.py."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from billing_monitor.alerting.history import define_history
 
 metadata = MetaData()
 TS = DateTime(timezone=True)
@@ -82,6 +84,18 @@ outbox = Table(
     Column("claimed_by", String(200)),  # v3: holder of the attempt in flight (holder.py)
 )
 
+# v4: one "source down" incident per source (alerting/sources.py)
+source_incidents = Table(
+    "source_incidents", metadata,
+    Column("source", String(32), primary_key=True),  # database | stripe
+    Column("dedup_key", String(200), nullable=False),
+    Column("is_open", Boolean, nullable=False, default=False),
+    Column("opened_at", TS),
+    Column("checks", Text),  # the checks that found it down (comma-separated)
+    Column("notified_channels", Text),
+    Column("updated_at", TS, nullable=False),
+)
+
 silences = Table(
     "silences", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -91,6 +105,9 @@ silences = Table(
     Column("reason", Text, nullable=False),
     Column("created_by", String(64), nullable=False),
 )
+
+# v4: values over time, downsampled (history.py)
+measurements = define_history(metadata)
 
 
 @overload

@@ -35,12 +35,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     # The edge: the process environment is read here (and by `run` at a
     # reload) and handed down; nothing below reads os.environ.
     env = os.environ
+    # Imported here, after parsing: `--version` and `--help` never get this far.
+    from billing_monitor.logs import configure
+    from billing_monitor.settings.credentials import load_credentials, secret_values
+
     if args.command != "run":  # the daemon configures its own from [logging]
         # Credentials from systemd (LoadCredential=) first, so that every
         # secret is known to the redacting log handler.
-        from billing_monitor.logs import configure
-        from billing_monitor.settings.credentials import load_credentials, secret_values
-
         load_credentials(env)
         configure("auto", args.log_level or "WARNING", secret_values(env), env=env)
     if args.command == "demo":
@@ -55,6 +56,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return serve(resolve_config_path(args.config, env), env, log_format=args.log_format,
                      log_level=args.log_level, run_now=args.run_now)
     settings = load_settings(resolve_config_path(args.config, env), env)
+    if load_credentials(env, settings.secret_credentials()):  # the receivers' own secrets
+        settings = load_settings(resolve_config_path(args.config, env), env)
+    if settings.receivers:
+        configure("auto", args.log_level or "WARNING",
+                  secret_values(env, settings.secret_envs()), env=env)
     if args.command == "export":
         from pathlib import Path
 
@@ -73,6 +79,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         from billing_monitor.commands.silence import cmd_silence
 
         return cmd_silence(args, settings, env)
+    if args.command == "route":
+        from billing_monitor.commands.route import cmd_route
+
+        return cmd_route(args, settings, env)
     if args.command == "test-alert":
         from billing_monitor.commands.send_test import cmd_test_alert
 

@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
-# `test-alert` targets (commands/send_test.py sends to each).
-TEST_ALERT_TARGETS = ("pagerduty", "chat", "liveness", "statsd")
+# `test-alert` targets (commands/send_test.py's TARGETS) and `route`'s severities
+# (alerts/routing.py's ALIASES), spelled out here so that parsing imports neither
+# (pydantic, the notifiers); tests/test_lazy_imports.py checks they agree.
+TEST_ALERT_TARGETS = ("pagerduty", "chat", "liveness", "statsd", "receivers")
+ROUTE_SEVERITIES = ("crit", "critical", "degraded", "warn", "warning")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--end", type=int, metavar="ID", help="end a silence now")
     st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
     st.add_argument("--json", action="store_true", help="machine-readable output")
+    ro = sub.add_parser("route", help="show where an alert of CHECK at a severity would go")
+    ro.add_argument("check", metavar="CHECK")
+    ro.add_argument("--severity", required=True, choices=ROUTE_SEVERITIES,
+                    help="crit (critical), warn (warning) or degraded (cannot run)")
+    ro.add_argument("--json", action="store_true")
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--connect", action="store_true", help="also connect to the billing "
