@@ -19,6 +19,7 @@ side by side and tabulates the ratios. Only APIs that both have are used.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import statistics
 import sys
@@ -130,6 +131,7 @@ def cycle(checks: int, keys: int) -> dict[str, Any]:
     cpu, wall = _since(start)
     wiring.close()
     udp.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     assert len(report.results) == checks and all(r.status is Status.OK for r in report.results)
     return {"what": "cycle", "checks": checks, "keys": keys,
             "cpu_ms_per_check": cpu / checks * 1000, "wall_ms_per_check": wall / checks * 1000,
@@ -155,7 +157,8 @@ def _fill_outbox(url: str, kept: int) -> None:
 
 
 def outbox_pass(kept: int, runs: int = 7) -> dict[str, Any]:
-    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-outbox-')) / 'state.db'}"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    url = f"sqlite:///{tmp / 'state.db'}"
     _fill_outbox(url, kept)
     store = open_state(url)
     dispatcher = Dispatcher(store, {"pagerduty": Nothing("pagerduty")}, clock=lambda: AT)
@@ -168,6 +171,7 @@ def outbox_pass(kept: int, runs: int = 7) -> dict[str, Any]:
         stats = outbox.stats(store, AT)
         gauges.append(_since(start))
     store.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
     assert report.delivered == 0 and report.skipped == 20 and stats.depth == 20
     return {"what": "outbox", "kept": kept,
             "pass_cpu_ms": statistics.median(c for c, _ in passes) * 1000,
@@ -177,7 +181,8 @@ def outbox_pass(kept: int, runs: int = 7) -> dict[str, Any]:
 
 
 def deliver(runs: int) -> dict[str, Any]:
-    store = open_state(f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-deliver-')) / 's.db'}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-deliver-"))
+    store = open_state(f"sqlite:///{tmp / 's.db'}")
     opts = CheckOptions(type="sql", thresholds=Thresholds(critical=10))
     engine = AlertEngine(store, {f"check_{i}": opts for i in range(20)},
                          ["pagerduty", "slack"], service="billing", env="bench", source="bench")
@@ -201,6 +206,7 @@ def deliver(runs: int) -> dict[str, Any]:
         delivered += done
     cpu, wall = _since(start)
     store.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
     return {"what": "deliver", "results": runs, "delivered": delivered,
             "emit_cpu_ms": emit_cpu / runs * 1000, "emit_wall_ms": emit_wall / runs * 1000,
             "cpu_ms_per_notification": cpu / delivered * 1000,
