@@ -8,7 +8,7 @@ sigmas of a noise model: counting noise (Poisson: sqrt(baseline) for counts)
 plus day-to-day variation (`noise` x baseline). Not the MAD of the weeks: the
 MAD of four numbers is zero or several times the true spread by chance, which
 made the band swallow real drops (a 40 % drop found after 70 minutes instead
-of 60) without fewer false alerts (docs/benchmarks.md section 7).
+of 60) without fewer false alerts (docs/benchmarks.md section 8).
 
 The judged number is the relative drop below the baseline, reported only when
 all three gates pass: the baseline is at least `min_baseline` (no pages at

@@ -71,8 +71,12 @@ def open_state(url: str) -> Engine:
             engine = sqlite_store_engine(path, lambda: datetime.now(UTC))
             _sqlite_immediate(engine)
     else:
+        # One engine for the process's life, no ping per checkout (a round
+        # trip per transaction): a connection the server dropped fails its
+        # first statement, the pool is invalidated and the alert engine runs
+        # that transaction again on a new one (engine.py).
         engine = create_engine(
-            url, pool_pre_ping=True,
+            url,
             connect_args={"connect_timeout": 10, "application_name": "billing-monitor"},
         )
     migrate(engine)

@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,30 +27,6 @@ from billing_monitor.commands.errors import ExitCode, UsageError
 from billing_monitor.logs import Redactor, describe_error
 from billing_monitor.settings.credentials import secret_values
 from billing_monitor.settings.model import Settings
-
-
-def _day_or_time(value: str) -> date | datetime:
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 date or time: {value!r}") from None
-
-
-def add_parser(sub: Any) -> None:
-    b = sub.add_parser("backtest", help="replay a payment_volume check over history: "
-                                        "when it would have alerted and resolved")
-    b.add_argument("check", help="the name of a payment_volume check in the config")
-    b.add_argument("--from", dest="start", type=_day_or_time, required=True,
-                   help="first day (or time) to replay; a day starts at midnight in the "
-                        "check's timezone")
-    b.add_argument("--to", dest="end", type=_day_or_time, required=True,
-                   help="day (or time) the replay stops before")
-    b.add_argument("--step", type=int, default=1, choices=range(1, 61), metavar="MINUTES",
-                   help="minutes between replayed runs (default 1, the check's default "
-                        "schedule; trigger_after counts these runs)")
-    b.add_argument("--timeout", type=float, default=600.0, help="seconds for the whole replay")
-    b.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _moment(value: date | datetime, zone: ZoneInfo) -> datetime:
