@@ -1,0 +1,85 @@
+"""A check's values over time as inline SVG: one line per series, the band
+between each point's low and high, dashed warning and critical lines, day
+ticks. No script, no style attribute (the page's CSP allows the stylesheet
+only): every look comes from a class in status.css. Every text is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+W, H = 600, 140  # viewBox units
+LEFT, RIGHT, TOP, BOTTOM = 46, 8, 8, 18
+MAX_SERIES = 6  # more lines than this is noise; the caption says how many were left out
+DAY = 86_400
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _limits(series: Sequence[dict[str, Any]]) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for s in series:
+        for level in ("warning", "critical"):
+            v = s["thresholds"].get(level)
+            if v is not None and (level, v) not in out:
+                out.append((level, float(v)))
+    return out
+
+
+def svg_chart(series: Sequence[dict[str, Any]], since: int, until: int, label: str) -> str:
+    """The chart of `series` (status document points: [epoch, value, low,
+    high]) between epochs `since` and `until`; `label` names it for screen
+    readers."""
+    shown = list(series[:MAX_SERIES])
+    limits = _limits(shown)
+    ys = [v for s in shown for p in s["points"] for v in (p[2], p[3])]
+    ys += [v for _, v in limits]
+    if not ys:
+        return (f'<p class="nodata">No values recorded for {escape(label)} in this window.</p>')
+    lo, hi = min(ys), max(ys)
+    if hi == lo:
+        lo, hi = lo - 1, hi + 1
+    pad = (hi - lo) * 0.05
+    lo, hi = lo - pad, hi + pad
+    span_x = max(until - since, 1)
+    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+
+    def x(t: float) -> str:
+        return f"{LEFT + (t - since) * pw / span_x:.1f}"
+
+    def y(v: float) -> str:
+        return f"{TOP + (hi - v) * ph / (hi - lo):.1f}"
+
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
+             f'aria-label="{escape(label)}" preserveAspectRatio="none">',
+             f"<title>{escape(label)}</title>",
+             f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
+    first_day = since - since % DAY + DAY
+    for t in range(first_day, until, DAY):
+        day = datetime.fromtimestamp(t, UTC).strftime("%a %d")
+        parts.append(f'<line class="tick" x1="{x(t)}" x2="{x(t)}" y1="{TOP}" y2="{TOP + ph}"/>'
+                     f'<text class="axis" x="{x(t)}" y="{H - 4}">{day}</text>')
+    for text, v in ((_fmt(hi - pad), hi - pad), (_fmt(lo + pad), lo + pad)):
+        parts.append(f'<text class="axis yl" x="{LEFT - 4}" y="{y(v)}">{escape(text)}</text>')
+    for level, v in limits:
+        parts.append(f'<line class="limit {level}" x1="{LEFT}" x2="{LEFT + pw}" y1="{y(v)}" '
+                     f'y2="{y(v)}"><title>{level} threshold {escape(_fmt(v))}</title></line>')
+    for i, s in enumerate(shown):
+        pts = s["points"]
+        if not pts:
+            continue
+        band = " ".join(f"{x(p[0])},{y(p[3])}" for p in pts)
+        band += " " + " ".join(f"{x(p[0])},{y(p[2])}" for p in reversed(pts))
+        line = " ".join(f"{x(p[0])},{y(p[1])}" for p in pts)
+        name = escape(" ".join([s["metric"], *s["tags"]]))
+        parts.append(f'<g class="series s{i}"><title>{name}</title>'
+                     f'<polygon class="band" points="{band}"/>'
+                     f'<polyline class="line" points="{line}"/>'
+                     f'<circle class="last" cx="{x(pts[-1][0])}" cy="{y(pts[-1][1])}" r="3"/>'
+                     f"</g>")
+    parts.append("</svg>")
+    return "".join(parts)
