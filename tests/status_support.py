@@ -16,7 +16,6 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import Engine, update
 
 from billing_monitor.alerting import history, silences
-from billing_monitor.alerting.history import StoreHistory
 from billing_monitor.alerting.status_doc import build_document
 from billing_monitor.alerting.tables import outbox
 from billing_monitor.checks.base import CheckOptions
@@ -69,4 +68,4 @@ def populate(store: Engine, hostile: str = "", error: str = "OperationalError: r
 
 def document(store: Engine, checks: dict[str, CheckOptions], now: datetime = NOW
              ) -> dict[str, Any]:
-    return build_document(store, StoreHistory(store), checks, now)
+    return build_document(store, checks, now)

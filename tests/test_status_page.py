@@ -87,12 +87,12 @@ def test_the_page_says_each_status_in_words_and_a_shape(sqlite_store: Engine) ->
                     "check-invoices_sent": "check ok"}
     text = "".join(tree.text)
     for words in ("\u2716 Critical", "? Unknown", "\u2713 OK", "\u2013 Never run",
-                  "\U0001f507 silenced", "OperationalError: refused", "slack: delivered",
+                  "\u2298 silenced", "OperationalError: refused", "slack: delivered",
                   "billing/unbilled_orders/2026-W47", "0 pending"):
         assert words in text, words
     charts = [a for t, a in tree.tags if t == "svg"]
     assert len(charts) == 4  # never_ran has no values: said in words instead
-    assert "No values recorded for never_ran" in text
+    assert "No values recorded in this window" in text
     lines = [a["points"] for t, a in tree.tags if t == "polyline"]
     assert all(len((p or "").split()) == 168 for p in lines) and len(lines) == 4
     limits = [a["class"] for t, a in tree.tags if t == "line" and "limit" in (a.get("class") or "")]
@@ -142,3 +142,26 @@ def test_hostile_names_tags_and_errors_stay_text(sqlite_store: Engine) -> None:
     assert "<script" not in html and "<img" not in html
     ids = [a["id"] for t, a in tree.tags if t == "tr" and a.get("id")]
     assert f"check-unbilled_orders{HOSTILE}" in ids  # an attribute value, whole
+
+
+def test_the_daemons_chart_cache_draws_again_only_what_changed(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_monitor.daemon.chart import ChartCache, svg_chart
+
+    doc = document(sqlite_store, populate(sqlite_store))
+    cache = ChartCache()
+    assert render_page(doc, NOW, cache.svg) == render_page(doc, NOW)
+    drawn: list[str] = []
+
+    def counting(*args: object) -> str:
+        drawn.append(str(args[3]))
+        return svg_chart(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("billing_monitor.daemon.chart.svg_chart", counting)
+    render_page(doc, NOW, cache.svg)
+    assert drawn == []  # nothing changed: every chart kept
+    doc["checks"][1]["series"][0]["points"][-1][1] = 99.0  # a new run of one check
+    page = render_page(doc, NOW, cache.svg)
+    monkeypatch.undo()
+    assert drawn == [f"{doc['checks'][1]['name']}: values over 7 days"]
+    assert page == render_page(doc, NOW)

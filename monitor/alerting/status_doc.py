@@ -14,25 +14,26 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, func, select
 
+from billing_monitor.alerting import history_bulk
 from billing_monitor.alerting import silences as silence_rows
-from billing_monitor.alerting.history import StoreHistory
 from billing_monitor.alerting.status import read_status
 from billing_monitor.alerting.tables import alerts, check_runs, outbox, utc
 from billing_monitor.checks.base import CheckOptions
 from billing_monitor.checks.crontab import crontab_trigger
-from billing_monitor.checks.history import HistoryReader
 from billing_monitor.checks.policy import Silence
 from billing_monitor.checks.thresholds import Thresholds
 from billing_monitor.settings.model import Settings
 
 SCHEMA = "billing-monitor/status/1"
 WINDOW = timedelta(days=7)
-POINTS = 168  # hourly over 7 days
+POINTS = 169  # hourly: 7 days from the hour before, to now
 REFRESH_SECONDS = 30
 STALE_AFTER_SECONDS = 120  # four missed refreshes
 ORDER = {"CRIT": 0, "UNKNOWN": 1, "WARN": 2, "NEVER RUN": 3, "OK": 4}
@@ -52,27 +53,28 @@ def _metric_of(key: str) -> tuple[str, list[str]]:
     return metric, [t for t in tags if not t.startswith("metric:")]
 
 
+@lru_cache(maxsize=256)
+def _trigger(schedule: str, zone: ZoneInfo) -> CronTrigger:
+    return crontab_trigger(schedule, zone)  # checks share a few schedules: built once
+
+
 def _next_run(opts: CheckOptions, zone: ZoneInfo, now: datetime) -> str | None:
-    fire = crontab_trigger(opts.schedule, zone).get_next_fire_time(None, now)
-    return iso(fire)
+    return iso(_trigger(opts.schedule, zone).get_next_fire_time(None, now))
 
 
-def _series(history: HistoryReader, name: str, opts: CheckOptions | None,
-            now: datetime) -> list[dict[str, Any]]:
-    by_key: dict[str, list[list[float]]] = {}
-    for p in history.series(name, now - WINDOW, now, POINTS):
-        by_key.setdefault(p.tags, []).append([int(p.at.timestamp()), p.value, p.low, p.high])
+def _series(points: dict[str, list[list[float]]], opts: CheckOptions | None
+            ) -> list[dict[str, Any]]:
     out = []
-    for key, points in by_key.items():
+    for key, pts in points.items():
         metric, tags = _metric_of(key)
         limits = opts.thresholds_for(metric) if opts is not None else Thresholds()
         out.append({"metric": metric, "tags": tags, "thresholds": _thresholds(limits),
-                    "points": points})
+                    "points": pts})
     return out
 
 
 def _check(name: str, run: Any, opts: CheckOptions | None, muted: bool, zone: ZoneInfo,
-           now: datetime, history: HistoryReader) -> dict[str, Any]:
+           now: datetime, points: dict[str, list[list[float]]]) -> dict[str, Any]:
     result = run.result if run is not None else {}
     values = [{"metric": m["name"], "tags": list(m["tags"]), "value": m["value"],
                "status": m["status"], "threshold": m["threshold"],
@@ -90,7 +92,7 @@ def _check(name: str, run: Any, opts: CheckOptions | None, muted: bool, zone: Zo
         "duration_s": run.duration_s if run is not None else None,
         "error": run.error if run is not None else None,
         "values": values,
-        "series": _series(history, name, opts, now),
+        "series": _series(points, opts),
     }
 
 
@@ -118,30 +120,40 @@ def _instances(engine: Engine) -> list[dict[str, Any]]:
         owners = conn.execute(select(alerts.c.owner, func.max(alerts.c.updated_at))
                               .where(alerts.c.owner.is_not(None)).group_by(alerts.c.owner)
                               .order_by(alerts.c.owner)).all()
-        claims = dict(conn.execute(select(outbox.c.claimed_by, func.count())
+        claims: dict[str, int] = dict(conn.execute(select(outbox.c.claimed_by, func.count())
                                    .where(outbox.c.claimed_by.is_not(None),
                                           outbox.c.delivered_at.is_(None))
                                    .group_by(outbox.c.claimed_by)).all())
     return [{"owner": o, "last_seen": iso(seen), "deliveries_in_flight":
-             sum(int(n) for holder, n in claims.items() if str(holder).startswith(o))}
+             sum(int(n) for holder, n in claims.items() if holder.startswith(o))}
             for o, seen in owners]
 
 
-def build_document(engine: Engine, history: HistoryReader, checks: Mapping[str, CheckOptions],
-                   now: datetime, *, zone: str = "UTC",
-                   silences: Sequence[Silence] = ()) -> dict[str, Any]:
+def window_start(now: datetime) -> datetime:
+    """7 days back, on the hour: the chart's points are then the stored hourly rows."""
+    since = utc(now) - WINDOW
+    return since.replace(minute=0, second=0, microsecond=0)
+
+
+def build_document(engine: Engine, checks: Mapping[str, CheckOptions], now: datetime, *,
+                   zone: str = "UTC", silences: Sequence[Silence] = (),
+                   cache: history_bulk.WindowCache | None = None) -> dict[str, Any]:
+    """`cache`: the daemon keeps one, so that a refresh reads only the last hours."""
     tz = ZoneInfo(zone)
     report = read_status(engine, now, checks)
     active = silence_rows.active(engine, now)
+    since = window_start(now)
     with engine.connect() as conn:
         runs = {r.check_name: r for r in conn.execute(select(check_runs)).all()}
+        names = list(dict.fromkeys([*checks, *sorted(runs)]))
+        read = cache.window if cache is not None else history_bulk.window
+        points = read(conn, names, since, utc(now), POINTS)
 
     def muted(name: str) -> bool:
         return any(s.covers(name, now) for s in silences) or any(
             s.check in ("*", name) for s in active)
 
-    names = list(dict.fromkeys([*checks, *sorted(runs)]))
-    docs = [_check(n, runs.get(n), checks.get(n), muted(n), tz, now, history) for n in names]
+    docs = [_check(n, runs.get(n), checks.get(n), muted(n), tz, now, points[n]) for n in names]
     docs.sort(key=lambda c: (ORDER.get(c["status"], 9), c["name"]))
     delivery = _delivery(engine, [i.dedup_key for i in report.incidents])
     incidents = [{
@@ -158,7 +170,7 @@ def build_document(engine: Engine, history: HistoryReader, checks: Mapping[str, 
         "generated_at": iso(now),
         "refresh_seconds": REFRESH_SECONDS,
         "stale_after_seconds": STALE_AFTER_SECONDS,
-        "window": {"since": iso(now - WINDOW), "until": iso(now), "points": POINTS},
+        "window": {"since": iso(since), "until": iso(now), "points": POINTS},
         "overall": docs[0]["status"] if docs else "NEVER RUN",
         "checks": docs,
         "incidents": incidents,
@@ -174,10 +186,11 @@ def build_document(engine: Engine, history: HistoryReader, checks: Mapping[str, 
     }
 
 
-def settings_document(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+def settings_document(engine: Engine, settings: Settings, now: datetime,
+                      cache: history_bulk.WindowCache | None = None) -> dict[str, Any]:
     """The document for this configuration's checks, schedules and silences."""
-    return build_document(engine, StoreHistory(engine), settings.checks, now,
-                          zone=settings.daemon.timezone, silences=settings.silences)
+    return build_document(engine, settings.checks, now, zone=settings.daemon.timezone,
+                          silences=settings.silences, cache=cache)
 
 
 def document_json(doc: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from billing_monitor.alerting.history_bulk import WindowCache
 from billing_monitor.alerting.runtime import Alerting
 from billing_monitor.alerting.status_doc import settings_document
 from billing_monitor.alerts.prometheus import MonitorMetrics, metric_name
@@ -45,11 +46,13 @@ def status_pages(settings: Settings, env: Mapping[str, str],
                  current: Callable[[], Wiring]) -> StatusPages:
     """`/` and `/api/status` from the current wiring's state store."""
 
+    cache = WindowCache()  # a refresh reads only the last two hours of history
+
     def document() -> dict[str, Any] | None:
         wiring = current()
         if not isinstance(wiring.alerting, Alerting):
             return None
-        return settings_document(wiring.alerting.store, wiring.settings, utc_now())
+        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache)
 
     auth = Auth(env.get(TOKEN_ENV), is_loopback(settings.http.host))
     if auth.refuse_all:

@@ -35,6 +35,8 @@ Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class Pages(Protocol):
+    """Routes served before the endpoint's own; headers with lower-case names."""
+
     def answer(self, path: str, headers: Mapping[str, str]
                ) -> tuple[int, str, bytes, dict[str, str]] | None: ...
 
@@ -66,7 +68,7 @@ def _handler(metrics: Callable[[], bytes], health: Health, read_timeout: float,
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             try:
-                page = pages.answer(path, self.headers)
+                page = pages.answer(path, {k.lower(): v for k, v in self.headers.items()})
                 if page is not None:
                     self._send(*page)
                 elif path == "/metrics":

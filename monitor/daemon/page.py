@@ -7,12 +7,14 @@ a shape as well as a colour. Every value from the document is escaped here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 from billing_monitor.daemon.chart import svg_chart
 
+Draw = Callable[[Sequence[dict[str, Any]], int, int, str], str]
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "form-action 'none'; frame-ancestors 'none'")
 # Shape and word for each status: readable without colour.
@@ -21,7 +23,7 @@ SHAPES = {"OK": "\u2713", "WARN": "\u25b2", "CRIT": "\u2716", "UNKNOWN": "?",
 WORDS = {"OK": "OK", "WARN": "Warning", "CRIT": "Critical", "UNKNOWN": "Unknown",
          "NEVER RUN": "Never run"}
 
-MUTED = "\U0001f507 silenced"
+MUTED = "\u2298 silenced"  # a shape every font has (no emoji font on servers)
 
 
 def e(v: object) -> str:
@@ -83,10 +85,10 @@ def _checks(doc: dict[str, Any]) -> str:
             "</tbody></table>")
 
 
-def _charts(doc: dict[str, Any]) -> str:
+def _charts(doc: dict[str, Any], draw: Draw) -> str:
     w = doc["window"]
     since = int(datetime.fromisoformat(w["since"].replace("Z", "+00:00")).timestamp())
-    until = int(datetime.fromisoformat(w["until"].replace("Z", "+00:00")).timestamp())
+    until = since + 3600 * int(w["points"])  # fixed for the hour: charts can be kept
     figs = []
     for c in doc["checks"]:
         series = c["series"]
@@ -95,12 +97,12 @@ def _charts(doc: dict[str, Any]) -> str:
         label = f"{c['name']}: values over 7 days"
         figs.append(f'<figure class="chart-box {e(c["status"].lower().replace(" ", "-"))}">'
                     f"<figcaption>{badge(c['status'], c['silenced'])} {e(c['name'])}"
-                    f"{e(more)}</figcaption>{svg_chart(series, since, until, label)}</figure>")
+                    f"{e(more)}</figcaption>{draw(series, since, until, label)}</figure>")
     return f'<section class="charts"><h2>Values over the last 7 days</h2>{"".join(figs)}</section>'
 
 
 def _attempts(n: int) -> str:
-    return f" ({n} attempts)" if n else ""
+    return f" ({n} attempt{'s' if n > 1 else ''})" if n else ""
 
 
 def _incidents(doc: dict[str, Any]) -> str:
@@ -143,9 +145,11 @@ def _footer(doc: dict[str, Any]) -> str:
             f'<ul>{inst or "<li>none has written yet</li>"}</ul></section>')
 
 
-def render_page(doc: dict[str, Any], now: datetime | None = None) -> str:
+def render_page(doc: dict[str, Any], now: datetime | None = None,
+                draw: Draw = svg_chart) -> str:
     """The page for `doc`. `now` (when the page is served) only decides whether
-    the document itself is already stale, say from a stuck daemon."""
+    the document itself is already stale, say from a stuck daemon. `draw`:
+    the daemon passes its ChartCache's."""
     generated = datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
     late = (now or generated).astimezone(UTC) - generated
     stale_now = late.total_seconds() > doc["stale_after_seconds"]
@@ -170,4 +174,4 @@ def render_page(doc: dict[str, Any], now: datetime | None = None) -> str:
         f'<section class="checks-box"><h2>Checks</h2>{_checks(doc)}</section>'
         f'<section class="incidents-box"><h2>Open incidents</h2>{_incidents(doc)}</section>'
         f'<section class="silences-box"><h2>Silences</h2>{_silences(doc)}</section>'
-        f"{_charts(doc)}{_footer(doc)}</main></body></html>")
+        f"{_charts(doc, draw)}{_footer(doc)}</main></body></html>")

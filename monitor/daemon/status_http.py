@@ -1,5 +1,6 @@
 """The status page's routes on the daemon's HTTP endpoint: `/` (the page),
-`/api/status` (the same document as JSON) and `/static/status.css`.
+`/api/status` (the same document as JSON), `/static/status.css` (and an
+empty `/favicon.ico`).
 
 Safe by default. On a loopback address the routes are open to this host; with
 a credential (BILLING_MONITOR_STATUS_TOKEN, from the environment or the
@@ -22,6 +23,7 @@ from importlib.resources import files
 from typing import Any
 
 from billing_monitor.alerting.status_doc import document_json
+from billing_monitor.daemon.chart import ChartCache
 from billing_monitor.daemon.page import CSP, render_page
 
 log = logging.getLogger("billing_monitor.http")
@@ -69,7 +71,7 @@ class Auth:
 class StatusPages:
     """Answers the status routes from `document()` (None: no state store)."""
 
-    paths = frozenset({"/", "/api/status", "/static/status.css"})
+    paths = frozenset({"/", "/api/status", "/static/status.css", "/favicon.ico"})
 
     def __init__(self, document: Callable[[], dict[str, Any] | None], auth: Auth,
                  clock: Callable[[], datetime]) -> None:
@@ -77,6 +79,7 @@ class StatusPages:
         self._auth = auth
         self._clock = clock
         self._css = stylesheet()
+        self._charts = ChartCache()
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Answer | None:
         if path not in self.paths:
@@ -84,10 +87,12 @@ class StatusPages:
         if self._auth.refuse_all:
             return (403, TEXT, b"the status page is served beyond loopback without a "
                     b"credential: set " + TOKEN_ENV.encode() + b"\n", SECURITY)
-        if not self._auth.allows(headers.get("Authorization")):
+        if not self._auth.allows(headers.get("authorization")):
             return (401, TEXT, b"credentials required\n",
                     {**SECURITY, "WWW-Authenticate": 'Basic realm="billing-monitor", '
                      'charset="UTF-8"'})
+        if path == "/favicon.ico":  # browsers ask; no icon, and no error in their console
+            return 204, TEXT, b"", SECURITY
         if path == "/static/status.css":
             return 200, "text/css; charset=utf-8", self._css, SECURITY
         doc = self._document()
@@ -96,5 +101,5 @@ class StatusPages:
                     b"log and /healthz)\n", SECURITY)
         if path == "/api/status":
             return 200, JSON, document_json(doc).encode(), SECURITY
-        return 200, HTML, render_page(doc, self._clock()).encode(), SECURITY
+        return 200, HTML, render_page(doc, self._clock(), self._charts.svg).encode(), SECURITY
 
