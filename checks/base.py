@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from billing_monitor.checks.contract import Check
 from billing_monitor.checks.names import check_tag
 from billing_monitor.checks.policy import AlertPolicy
+from billing_monitor.checks.templates import RUNBOOK_MAX, first_problem
 from billing_monitor.checks.thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -40,16 +41,40 @@ class CheckOptions(BaseModel):
     tags: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
     runbook_url: str | None = None
+    # README "Routing alerts": {field} templates, checked here, filled in without
+    # evaluating anything (checks/templates.py), cut to each service's limits.
+    summary: str | None = Field(default=None, min_length=1)
+    runbook: str | None = Field(default=None, min_length=1)
     alert: AlertPolicy = AlertPolicy()
 
     def thresholds_for(self, metric: str) -> Thresholds:
         """The thresholds that judge `metric`; a check type may leave breakdowns unjudged."""
         return self.thresholds
 
+    def sources(self) -> frozenset[str]:
+        """What the check reads (checks/sources.py): the billing database."""
+        return frozenset({"database"})
+
     def metric_names(self, name: str) -> tuple[str, ...]:
         """The metric names the check `name` reports under, where the options
         alone say (two checks must not share one); () when they do not."""
         return ()
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, v: str | None) -> str | None:
+        problem = None if v is None else first_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("runbook")
+    @classmethod
+    def _runbook(cls, v: str | None) -> str | None:
+        problem = None if v is None else first_problem(v, RUNBOOK_MAX)
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("schedule")
     @classmethod

@@ -90,6 +90,8 @@ class CheckResult:
     period: Period
     error: str | None = None
     tags: tuple[str, ...] = ()
+    # The source the check could not reach ("database", "stripe"): checks/sources.py
+    unreachable: str | None = None
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:

@@ -25,6 +25,7 @@ from billing_monitor.checks.base import CheckOptions, CheckType, Services
 from billing_monitor.checks.contract import CheckContext, Measurement
 from billing_monitor.checks.deadline import database_deadline
 from billing_monitor.checks.names import check_metric_name
+from billing_monitor.checks.sources import connected
 from billing_monitor.checks.sql_results import MAX_ROWS, is_one_pass, one_pass, tabular
 from billing_monitor.checks.sqlguard import bounded, check_query
 
@@ -135,7 +136,7 @@ class SqlCheck:
     def collect(self, ctx: CheckContext) -> Sequence[Measurement]:
         params = parameters(ctx)
         where = f"check {self.name}"
-        with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
+        with connected(self._engine) as conn, database_deadline(conn, ctx.deadline):
             result = conn.execute(self._query, params)
             columns = list(result.keys())
             rows = result.fetchall()  # at most MAX_ROWS + 1, by the wrapper

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
 from billing_monitor.alerting.engine import AlertEngine
+from billing_monitor.alerting.routes import first_lanes, router_for
 from billing_monitor.alerting.runtime import Alerting, AlertingUnavailable, unavailable_message
 from billing_monitor.alerting.store import open_state
 from billing_monitor.alerts.config import Secrets
@@ -34,6 +36,7 @@ from billing_monitor.alerts.notifiers import (
     notifier_summary,
 )
 from billing_monitor.alerts.prometheus import MonitorMetrics, PrometheusSink
+from billing_monitor.alerts.receiver_notifiers import build_receivers, receiver_summary
 from billing_monitor.alerts.statsd import StatsdClient, StatsdSink, make_client
 from billing_monitor.checking.runner import PlannedCheck, Runner
 from billing_monitor.checking.scrub import Scrub, ScrubbingSink, same
@@ -49,6 +52,7 @@ from billing_monitor.daemon.hooks import AlertingHooks, Hooks
 from billing_monitor.daemon.scheduler import PeriodicJob
 from billing_monitor.logs import describe_error
 from billing_monitor.settings.model import Settings
+from billing_monitor.settings.routes import missing_receiver_secrets
 
 log = logging.getLogger("billing_monitor")
 
@@ -66,10 +70,10 @@ def build_checks(settings: Settings, services: AppServices,
 def missing_secrets(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Secrets the configured checks cannot run without (`validate`, `run`)."""
     stripe = [n for n, o in settings.checks.items() if isinstance(o, StripeCheckOptions)]
-    if stripe and not env.get(API_KEY_ENV):
-        return [f"environment: {API_KEY_ENV}: required by the Stripe checks "
-                f"({', '.join(stripe)}); a restricted read-only key, see README 'Stripe checks'"]
-    return []
+    own = missing_receiver_secrets(settings, env)
+    return ([f"environment: {API_KEY_ENV}: required by the Stripe checks ({', '.join(stripe)}); "
+             "a restricted read-only key, see README 'Stripe checks'"]
+            if stripe and not env.get(API_KEY_ENV) else []) + own
 
 
 def base_tags(settings: Settings) -> list[str]:
@@ -126,10 +130,17 @@ def build_alerting(
     m = settings.monitor
     sink = AlertEngine(store, settings.checks, sorted(notifiers), service=m.service,
                        env=m.env, source=socket.gethostname(), silences=settings.silences,
-                       on_queued=on_queued, owner=settings.state.owner)
+                       on_queued=on_queued, owner=settings.state.owner,
+                       route=router_for(settings, notifiers))
     sink.retire_removed(clock())
     return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
-                                            rand=rand))
+                                            rand=rand, first=first_lanes(settings)))
+
+
+def build_all_notifiers(settings: Settings, env: Mapping[str, str],
+                        verify: ssl.SSLContext | bool = True) -> dict[str, Notifier]:
+    return {**build_notifiers(settings, Secrets.from_env(env), verify),
+            **build_receivers(settings.receivers, env, verify)}
 
 
 def open_alerting(settings: Settings, env: Mapping[str, str], clock: Clock = utc_now,
@@ -138,8 +149,8 @@ def open_alerting(settings: Settings, env: Mapping[str, str], clock: Clock = utc
     """The state store, alert engine and dispatcher. An unreachable store does
     not stop the checks: their metrics still flow, /healthz says why."""
     try:
-        return build_alerting(settings, build_notifiers(settings, Secrets.from_env(env)),
-                              clock=clock, on_queued=on_queued)
+        return build_alerting(settings, build_all_notifiers(settings, env), clock=clock,
+                              on_queued=on_queued)
     except SQLAlchemyError as exc:
         return AlertingUnavailable(describe_error(exc))
 
@@ -235,4 +246,5 @@ def sink_summary(settings: Settings, env: Mapping[str, str]) -> Mapping[str, str
     statsd = f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"
     state = make_url(settings.state.url).render_as_string(hide_password=True)
     return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(env)),
+            **receiver_summary(settings.receivers, env),
             "state": f"{state} (alert state and outbox)"}

@@ -34,6 +34,9 @@ class StripeCheckOptions(CheckOptions):
     def thresholds_for(self, metric: str) -> Thresholds:
         return self.thresholds if metric in self.judged else _UNJUDGED
 
+    def sources(self) -> frozenset[str]:
+        return frozenset({"stripe"})
+
 
 def account_tags(account: str | None) -> tuple[str, ...]:
     return (f"account:{account}",) if account else ()

@@ -18,6 +18,7 @@ from typing import Any
 import stripe
 
 from billing_monitor.checks.errors import ConfigError
+from billing_monitor.checks.sources import mark_unreachable
 from billing_monitor.checks.stripe.config import API_KEY_ENV, StripeSection
 from billing_monitor.checks.stripe.retry import Failure, Rand, RetryPolicy
 
@@ -160,15 +161,20 @@ def _unavailable(path: str, err: stripe.StripeError, reason: str) -> StripeUnava
         return StripeUnavailable(f"{at}: the restricted key lacks read permission (403)",
                                  transient=False, status=403)
     if isinstance(err, stripe.APIConnectionError):
-        return StripeUnavailable(f"{at}: network error or timeout{tail}")
+        down = StripeUnavailable(f"{at}: network error or timeout{tail}")
+        mark_unreachable(down, "stripe")
+        return down
     if status == 429:
         return StripeUnavailable(f"{at}: rate limited (429){tail}", status=429)
     code = f" {err.code}" if err.code else ""
     param = getattr(err, "param", None)
     named = f" (param {param})" if param else ""
-    return StripeUnavailable(f"{at}: HTTP {status}{code}{named}{tail}",
-                             transient=status >= 500 or status in (409, 429), status=status,
-                             param=param)
+    out = StripeUnavailable(f"{at}: HTTP {status}{code}{named}{tail}",
+                            transient=status >= 500 or status in (409, 429), status=status,
+                            param=param)
+    if status >= 500:  # Stripe itself failing, after the retries
+        mark_unreachable(out, "stripe")
+    return out
 
 
 def build_stripe_api(

@@ -30,6 +30,7 @@ from sqlalchemy import DateTime, Engine, bindparam, text
 from billing_monitor.checks.base import CheckType, Services
 from billing_monitor.checks.contract import CheckContext, Measurement
 from billing_monitor.checks.deadline import database_deadline
+from billing_monitor.checks.sources import connected
 from billing_monitor.checks.sql import bind_names
 from billing_monitor.checks.sqlguard import check_query
 from billing_monitor.checks.stripe.base import account_tags, capped, scope
@@ -55,6 +56,9 @@ class ReconcileOptions(FeedCheckOptions):
     max_lookups: int = Field(default=50, ge=0, le=1000, description="Stripe retrieves per run")
     thresholds: Thresholds = Field(default=Thresholds(critical=0))
     description: str = "Payments Stripe and the application disagree about"
+
+    def sources(self) -> frozenset[str]:
+        return frozenset({"stripe", "database"})
 
     @field_validator("query")
     @classmethod
@@ -96,7 +100,7 @@ class StripeReconciliation(FeedCheck):
         """Local ids by the account they belong to (None: the platform)."""
         params = {"since": datetime.fromtimestamp(since, UTC),
                   "until": datetime.fromtimestamp(until, UTC)}
-        with self._engine.connect() as conn, database_deadline(conn, ctx.deadline):
+        with connected(self._engine) as conn, database_deadline(conn, ctx.deadline):
             rows = [tuple(r) for r in conn.execute(self._query, params)]
             conn.rollback()
         scopes = self.api.accounts

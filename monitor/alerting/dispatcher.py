@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,8 +80,8 @@ class DispatchReport:
             self.next_due = min(filter(None, (self.next_due, other.next_due)))
 
 
-def lane_order(channels: set[str]) -> list[str]:
-    return sorted(channels, key=lambda c: (c not in FIRST, FIRST.index(c) if c in FIRST else 0, c))
+def lane_order(channels: set[str], first: Sequence[str] = FIRST) -> list[str]:
+    return sorted(channels, key=lambda c: (c not in first, first.index(c) if c in first else 0, c))
 
 
 class Dispatcher:
@@ -94,6 +94,7 @@ class Dispatcher:
         clock: Clock = utc_now,
         rand: Callable[[], float] = random.random,
         holder: Holder | None = None,
+        first: Sequence[str] = FIRST,
     ) -> None:
         self._engine = engine
         self.notifiers = notifiers
@@ -101,6 +102,7 @@ class Dispatcher:
         self._clock = clock
         self._rand = rand
         self._holder = holder or Holder.this_process()
+        self._first = tuple(first)  # lanes started first: every PagerDuty receiver
         self._busy: set[str] = set()  # lanes still running from an earlier pass
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_LANES)
@@ -118,7 +120,7 @@ class Dispatcher:
             lanes.setdefault(row.channel, []).append(row)
         report = DispatchReport()
         running: list[tuple[str, threading.Thread, DispatchReport]] = []
-        for channel in lane_order(set(lanes)):
+        for channel in lane_order(set(lanes), self._first):
             with self._lock:
                 busy = channel in self._busy
                 self._busy.add(channel)

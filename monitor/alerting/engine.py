@@ -7,9 +7,13 @@ Dedup keys (README "Alerting: dedup keys and policy"):
 `{service}/{check}/{period}` for period-scoped checks, `{service}/{check}`
 otherwise, `{service}/{check}/degraded` for "the monitor cannot run it".
 
-Channels: a trigger goes to every configured channel, and the incident
-remembers which; a channel configured while the incident is open gets the
-trigger at the next run, and the resolve goes to every channel that had it.
+Channels (receivers): a trigger goes where the routes send its check and
+severity ("critical", "warning", or "degraded" for the degraded key), and to
+every channel that already has the incident (a severity change or a reminder
+reaches whoever was told); the incident remembers them all. A channel routed
+while the incident is open gets the trigger at the next run, and the resolve
+goes to every channel that had it. Without routes every configured channel
+is the route, as before receivers existed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from billing_monitor.alerting import history, outbox
 from billing_monitor.alerting import rows as alert_rows
 from billing_monitor.alerting.policy import Event, Incident, Observation, Track, policy_for
+from billing_monitor.alerting.sources import Router, Sources
 from billing_monitor.alerting.tables import utc
 from billing_monitor.alerting.text import notification
 from billing_monitor.alerts.contract import Notification
@@ -35,6 +40,10 @@ from billing_monitor.checks.thresholds import Thresholds
 from billing_monitor.logs import describe_error
 
 log = logging.getLogger("billing_monitor.alerting")
+
+
+def routed_severity(kind: str, severity: str) -> str:
+    return "degraded" if kind == "degraded" else severity
 
 
 def dedup_key(service: str, check: str, period: str, period_scoped: bool) -> str:
@@ -71,6 +80,7 @@ class AlertEngine:
         silences: Sequence[Silence] = (),
         on_queued: Callable[[], None] = lambda: None,
         owner: str | None = None,
+        route: Router | None = None,
     ) -> None:
         self._engine = engine
         self._checks = checks
@@ -82,6 +92,8 @@ class AlertEngine:
         self._on_queued = on_queued
         self._owner = owner or source  # `[state] owner`, else the host
         self._pruned_at: datetime | None = None  # the measurement history's last prune
+        self._route: Router = route or (lambda check, severity: self._channels)
+        self._sources = Sources(checks, self._route, service=service, env=env, source=source)
 
     def emit(self, result: CheckResult) -> None:
         opts = self._checks[result.check]
@@ -115,14 +127,18 @@ class AlertEngine:
             track, seq = alert_rows.load_track(
                 conn, result.check, main_key, degraded_key(self._service, result.check))
             muted = alert_rows.silenced(conn, self._silences, result.check, now)
-            out = policy_for(opts.alert).step(track, obs, muted)
+            streak = track.unknown + 1 if result.status is Status.UNKNOWN else 0
+            held, down = self._sources.observe(conn, result, streak,
+                                               muted or not obs.deliverable)
+            queued = sum(self._enqueue(conn, n, targets) for n, targets in down)
+            muted_or_held = muted or held  # a source down holds the degraded alert
+            out = policy_for(opts.alert).step(track, obs, muted_or_held)
             before = {i.key: i for i in (track.main, track.degraded)}
-            queued = 0
             incidents: dict[str, Incident] = {}
             for inc in filter(None, (out.superseded, out.track.main, out.track.degraded)):
                 events = [ev for ev in out.events if ev.key == inc.key]
                 inc, n = self._queue(conn, inc, before.get(inc.key), events, result, opts,
-                                     out.track, muted or not obs.deliverable)
+                                     out.track, muted_or_held or not obs.deliverable)
                 incidents[inc.key] = inc
                 queued += n
             main, degraded = incidents[out.track.main.key], incidents[out.track.degraded.key]
@@ -151,6 +167,7 @@ class AlertEngine:
         a catch-up trigger to channels that joined while it was open."""
         queued = 0
         sent_to = set(was.channels if was is not None else inc.channels)
+        kind = "degraded" if inc.key.endswith("/degraded") else "status"
         for ev in events:
             if ev.action == "resolve":
                 # Every channel that had the trigger (a store from before
@@ -158,14 +175,15 @@ class AlertEngine:
                 targets = sorted(sent_to) or list(self._channels)
                 sent_to = set()
             else:
-                targets = list(self._channels)
+                routed = self._route(result.check, routed_severity(ev.kind, ev.severity))
+                targets = [*routed, *sorted(sent_to - set(routed))]
                 sent_to |= set(targets)
             queued += self._enqueue(conn, notification(
                 ev, result, opts, track, service=self._service, env=self._env,
                 source=self._source), targets)
-        late = [c for c in self._channels if c not in sent_to]
+        routed = self._route(result.check, routed_severity(kind, inc.notified or "warning"))
+        late = [c for c in routed if c not in sent_to]
         if inc.open and inc.notified and late and not hold and sent_to:
-            kind = "degraded" if inc.key.endswith("/degraded") else "status"
             ev = Event(inc.key, "trigger", "degraded" if kind == "degraded" else "open",
                        inc.notified, kind)
             queued += self._enqueue(conn, notification(

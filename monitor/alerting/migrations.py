@@ -24,6 +24,7 @@ from billing_monitor.alerting.tables import (
     outbox,
     schema_version,
     silences,
+    source_incidents,
 )
 
 log = logging.getLogger("billing_monitor.state")
@@ -58,8 +59,12 @@ def _v4(conn: Connection) -> None:
     measurements.create(conn, checkfirst=True)  # the measurement history (history.py)
 
 
+def _v5(conn: Connection) -> None:
+    source_incidents.create(conn, checkfirst=True)  # one incident per unreachable source
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)
 
 

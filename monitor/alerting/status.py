@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select
 
 from billing_monitor.alerting import outbox
-from billing_monitor.alerting.tables import alerts, check_runs, utc
+from billing_monitor.alerting.tables import alerts, check_runs, source_incidents, utc
 from billing_monitor.alerting.tables import outbox as outbox_table
 from billing_monitor.tables import table
 
@@ -51,7 +51,9 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
         open_rows = conn.execute(
             select(alerts).where(alerts.c.is_open.is_(True)).order_by(alerts.c.dedup_key)
         ).all()
-        delivery = _delivery(conn, [r.dedup_key for r in open_rows])
+        sources = conn.execute(select(source_incidents).where(
+            source_incidents.c.is_open.is_(True)).order_by(source_incidents.c.source)).all()
+        delivery = _delivery(conn, [r.dedup_key for r in (*open_rows, *sources)])
     names = list(dict.fromkeys([*configured, *sorted(runs)]))
     checks = [
         CheckRow(n, runs[n].status, runs[n].value, runs[n].period, utc(runs[n].started_at),
@@ -65,6 +67,10 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
                     r.notified_severity is not None, r.notified_severity is None,
                     delivery.get(r.dedup_key, ""))
         for r in open_rows
+    ] + [  # one "source down" incident per source (alerting/sources.py)
+        IncidentRow(r.dedup_key, f"source_{r.source}", "source", "error", utc(r.opened_at),
+                    True, False, delivery.get(r.dedup_key, ""))
+        for r in sources
     ]
     return StatusReport([*checks, *never], incidents, outbox.stats(engine, now))
 

@@ -84,6 +84,18 @@ outbox = Table(
     Column("claimed_by", String(200)),  # v3: holder of the attempt in flight (holder.py)
 )
 
+# v4: one "source down" incident per source (alerting/sources.py)
+source_incidents = Table(
+    "source_incidents", metadata,
+    Column("source", String(32), primary_key=True),  # database | stripe
+    Column("dedup_key", String(200), nullable=False),
+    Column("is_open", Boolean, nullable=False, default=False),
+    Column("opened_at", TS),
+    Column("checks", Text),  # the checks that found it down (comma-separated)
+    Column("notified_channels", Text),
+    Column("updated_at", TS, nullable=False),
+)
+
 silences = Table(
     "silences", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -14,6 +14,7 @@ from billing_monitor.alerting.tables import utc
 from billing_monitor.alerts.contract import Notification
 from billing_monitor.checks.base import CheckOptions
 from billing_monitor.checks.contract import CheckResult, Evaluation, Status
+from billing_monitor.checks.templates import RUNBOOK_MAX, render
 
 SUMMARY_MAX = 1024  # PagerDuty Events API v2 limit
 DETAILS_MAX = 100  # measurements in custom_details (PagerDuty: 512 KB per event)
@@ -69,6 +70,26 @@ def summary(ev: Event, result: CheckResult, track: Track, service: str) -> str:
     return head + values_text(result, SUMMARY_MAX - len(head))
 
 
+def fields(ev: Event, result: CheckResult, opts: CheckOptions, service: str,
+           env: str) -> dict[str, str]:
+    """The values a check's `summary` and `runbook` templates may name."""
+    return {"service": service, "env": env, "check": result.check,
+            "description": opts.description, "severity": ev.severity,
+            "status": result.status.label, "period": result.period.label,
+            "values": values_text(result, SUMMARY_MAX), "error": result.error or "",
+            "dedup_key": ev.key}
+
+
+def templated_summary(ev: Event, result: CheckResult, opts: CheckOptions, track: Track,
+                      service: str, env: str) -> str:
+    """The check's own `summary` template for its triggers, else the built-in
+    text; a resolve always says RESOLVED."""
+    built_in = summary(ev, result, track, service)
+    if opts.summary is None or ev.action == "resolve":
+        return built_in
+    return render(opts.summary, fields(ev, result, opts, service, env), SUMMARY_MAX)
+
+
 def details(ev: Event, result: CheckResult, opts: CheckOptions, env: str) -> dict[str, Any]:
     measurements = result.to_dict()["measurements"]
     assert isinstance(measurements, list)
@@ -92,11 +113,13 @@ def details(ev: Event, result: CheckResult, opts: CheckOptions, env: str) -> dic
 
 def notification(ev: Event, result: CheckResult, opts: CheckOptions, track: Track, *,
                  service: str, env: str, source: str) -> Notification:
+    extra = {"runbook": render(opts.runbook, fields(ev, result, opts, service, env),
+                               RUNBOOK_MAX)} if opts.runbook else {}
     return Notification(
         action="resolve" if ev.action == "resolve" else "trigger",
         reason=ev.reason, dedup_key=ev.key, check=result.check, severity=ev.severity,
-        summary=summary(ev, result, track, service), source=source,
+        summary=templated_summary(ev, result, opts, track, service, env), source=source,
         occurred_at=utc(result.started_at), component=result.check, group=service,
-        custom_details=details(ev, result, opts, env),
+        custom_details={**details(ev, result, opts, env), **extra},
         links=((opts.runbook_url, "Runbook"),) if opts.runbook_url else (),
     )

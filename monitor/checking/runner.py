@@ -24,6 +24,7 @@ from billing_monitor.checks.contract import (
     RunReport,
     Status,
 )
+from billing_monitor.checks.sources import unreachable_of
 from billing_monitor.clock import Clock, utc_now
 from billing_monitor.logs import describe_error
 
@@ -100,7 +101,7 @@ def run_check(
         partial = [Evaluation(m, Status.OK) for m in getattr(exc, "measurements", ())]
         return CheckResult(
             planned.check.name, Status.UNKNOWN, tuple(partial), time.monotonic() - started, now,
-            period, error=error, tags=tags,
+            period, error=error, tags=tags, unreachable=unreachable_of(exc),
         )
     worst = max((e.status for e in evaluations), default=Status.OK)
     return CheckResult(

@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
     if args.at is not None:
         return _inspect(args, settings, env)
     # A driver's error may echo its input: no secret leaves in a result.
-    scrub = Redactor(secret_values(env)).scrub
+    scrub = Redactor(secret_values(env, settings.secret_envs())).scrub
     names = args.names or None
     wiring = build_wiring(settings, None, env, scrub=scrub, names=names)
     if isinstance(wiring.alerting, AlertingUnavailable):  # said in the run's own report
@@ -87,7 +87,7 @@ def _inspect(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
     """`--at TIME`: judge another period and print it. Nothing is sent and no
     alert state changes: last week's numbers are not today's gauges, and a
     look at an old period must not resolve the current incident."""
-    scrub = Redactor(secret_values(env)).scrub
+    scrub = Redactor(secret_values(env, settings.secret_envs())).scrub
     names = args.names or None
     services, _, runner = build_offline(settings, env, lambda: args.at, names=names)
     try:

@@ -21,6 +21,7 @@ from typing import NoReturn
 from billing_monitor import __version__
 from billing_monitor.checks.errors import ConfigError
 from billing_monitor.commands.errors import ExitCode, Unavailable, UsageError
+from billing_monitor.commands.route import add_parser as add_route_parser
 from billing_monitor.commands.send_test import add_test_alert_parser, cmd_test_alert
 from billing_monitor.commands.silence import add_parser as add_silence_parser
 from billing_monitor.commands.silence import cmd_silence
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(e.g. 2026-11-19T05:30Z) is judged: nothing is sent, no alert changes")
     add_silence_parser(sub)
     add_status_parser(sub)
+    add_route_parser(sub)
     v = sub.add_parser("validate", help="validate the config and summarise checks and sinks")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--connect", action="store_true", help="also connect to the billing "
@@ -128,6 +130,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return serve(resolve_config_path(args.config, env), env, log_format=args.log_format,
                      log_level=args.log_level, run_now=args.run_now)
     settings = load_settings(resolve_config_path(args.config, env), env)
+    if load_credentials(env, settings.secret_credentials()):  # the receivers' own secrets
+        settings = load_settings(resolve_config_path(args.config, env), env)
+    if settings.receivers:
+        configure("auto", args.log_level or "WARNING",
+                  secret_values(env, settings.secret_envs()), env=env)
     if args.command == "export":
         from billing_monitor.commands.export import cmd_export
 
@@ -140,6 +147,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_status(args, settings, env)
     if args.command == "silence":
         return cmd_silence(args, settings, env)
+    if args.command == "route":
+        from billing_monitor.commands.route import cmd_route
+
+        return cmd_route(args, settings, env)
     if args.command == "test-alert":
         return cmd_test_alert(args, settings, env)
     from billing_monitor.commands.validate import cmd_validate

@@ -39,7 +39,10 @@ def _loader(path: Path, env: MutableMapping[str, str]) -> Settings:
     """A reload reads the configuration and the credentials again (a rotated
     secret is picked up by SIGHUP)."""
     load_credentials(env)
-    return load_settings(path, env)
+    settings = load_settings(path, env)
+    if load_credentials(env, settings.secret_credentials()):  # the receivers' own secrets
+        settings = load_settings(path, env)
+    return settings
 
 
 def status_pages(settings: Settings, env: Mapping[str, str],
@@ -65,7 +68,11 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
           log_level: str | None, run_now: bool = False) -> int:
     loaded = load_credentials(env)
     settings = load_settings(config, env)
-    secrets = secret_values(env)
+    own = load_credentials(env, settings.secret_credentials())  # the receivers' secrets
+    if own:
+        loaded += own
+        settings = load_settings(config, env)
+    secrets = secret_values(env, settings.secret_envs())
     configure(log_format or settings.logging.format, log_level or settings.logging.level, secrets,
               env=env)
     scrub = Redactor(secrets).scrub

@@ -34,12 +34,13 @@ from billing_monitor.alerts.notifiers import (
     build_notifiers,
     close_all,
 )
+from billing_monitor.alerts.receiver_notifiers import build_receivers
 from billing_monitor.alerts.statsd import make_client
 from billing_monitor.assembly import base_tags
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.settings.model import Settings
 
-TARGETS = ("pagerduty", "chat", "liveness", "statsd")
+TARGETS = ("pagerduty", "chat", "liveness", "statsd", "receivers")
 LABEL = "TEST ONLY — please ignore"
 NAMES = {"pagerduty": "PagerDuty", "slack": "Slack", "google_chat": "Google Chat"}
 
@@ -68,8 +69,10 @@ class TestAlert:
     __test__ = False  # not a pytest class
 
     def __init__(self, settings: Settings, secrets: Secrets, out: TextIO, *,
-                 verify: Verify = True, now: Callable[[], datetime] | None = None) -> None:
+                 verify: Verify = True, now: Callable[[], datetime] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         self.settings, self.secrets, self.out, self.verify = settings, secrets, out, verify
+        self.env = env or {}
         self.now = now or (lambda: datetime.now(UTC))
 
     def say(self, line: str) -> None:
@@ -77,7 +80,8 @@ class TestAlert:
 
     def run(self, target: str) -> int:
         handlers = {"pagerduty": self.pagerduty, "chat": self.chat,
-                    "liveness": self.liveness, "statsd": self.statsd}
+                    "liveness": self.liveness, "statsd": self.statsd,
+                    "receivers": self.receivers}
         return handlers[target]()
 
     def _send(self, notifiers: dict[str, Notifier]) -> int:
@@ -127,6 +131,14 @@ class TestAlert:
                 "chat", f"set {SLACK_URL_ENV} and/or {GOOGLE_CHAT_URL_ENV}")
         return self._send(chats)
 
+    def receivers(self) -> int:
+        """Every [receivers.NAME] whose secret is set, each in turn."""
+        built = build_receivers(self.settings.receivers, self.env, self.verify)
+        if not built:
+            return self._not_configured("receivers", "add [receivers.NAME] tables and set "
+                                        "their secret_env variables")
+        return self._send(built)
+
     def liveness(self) -> int:
         live = build_liveness(self.settings, self.secrets, self.verify)
         beat = build_heartbeat(self.settings, self.secrets, self.verify)
@@ -174,4 +186,4 @@ class TestAlert:
 
 
 def cmd_test_alert(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
-    return TestAlert(settings, Secrets.from_env(env), sys.stdout).run(args.target)
+    return TestAlert(settings, Secrets.from_env(env), sys.stdout, env=env).run(args.target)

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import asdict
 
 from billing_monitor.alerting.runtime import redact_url
+from billing_monitor.alerts.routing import table_lines
 from billing_monitor.assembly import missing_secrets, sink_summary
 from billing_monitor.checks.errors import ConfigError
 from billing_monitor.commands.connect_check import ConnectFailed, ConnectReport, verify
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.settings.model import Settings
+from billing_monitor.settings.routes import legacy_configured, routing_table
 from billing_monitor.tables import table
 
 
@@ -58,6 +60,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, env: Mapping[str,
         for name, o in settings.checks.items()
     ]
     sinks = sink_summary(settings, env)
+    routing = routing_table(settings, legacy_configured(settings, env))
     if args.json:
         print(json.dumps({
             "config": settings.source,
@@ -66,6 +69,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, env: Mapping[str,
             "checks": [dict(zip(["name", "type", "schedule", "timeout", "thresholds"], c,
                                 strict=True)) for c in checks],
             "sinks": dict(sinks),
+            "routing": {"routes": [r.model_dump(by_alias=True) for r in routing.routes],
+                        "default": list(routing.default)},
             **({"connect": asdict(report)} if report else {}),
         }, indent=2))
         return _connect_code(report) if report else ExitCode.OK
@@ -76,6 +81,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, env: Mapping[str,
     print(table(["CHECK", "TYPE", "SCHEDULE", "TIMEOUT", "THRESHOLDS"], checks))
     print()
     print(table(["SINK", "DESTINATION"], [[k, v] for k, v in sinks.items()]))
+    print("\nRouting (first match wins unless continue):")
+    print("\n".join(table_lines(routing)))
     if report is None:
         return ExitCode.OK
     _print_report(report)

@@ -10,7 +10,7 @@ in the environment wins, so a developer can still export one by hand.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -33,15 +33,18 @@ SECRET_ENV = (
 MIN_SECRET_LENGTH = 6
 
 
-def load_credentials(env: MutableMapping[str, str]) -> list[str]:
+def load_credentials(env: MutableMapping[str, str],
+                     extra: Iterable[tuple[str, str]] = ()) -> list[str]:
     """Fill unset secret variables from $CREDENTIALS_DIRECTORY; returns the
-    names loaded (never the values)."""
+    names loaded (never the values). `extra`: (variable, credential) pairs of
+    the receivers' secrets, known once the configuration is read."""
     directory = env.get("CREDENTIALS_DIRECTORY")
     if not directory:
         return []
     loaded = []
-    for var in SECRET_ENV:
-        path = Path(directory) / var.lower()
+    pairs = [*((var, var.lower()) for var in SECRET_ENV), *extra]
+    for var, credential in pairs:
+        path = Path(directory) / credential
         if env.get(var) or not path.is_file():
             continue
         try:
@@ -55,10 +58,11 @@ def load_credentials(env: MutableMapping[str, str]) -> list[str]:
     return loaded
 
 
-def secret_values(env: Mapping[str, str]) -> list[str]:
+def secret_values(env: Mapping[str, str], extra: Iterable[str] = ()) -> list[str]:
     """Every secret value to scrub from output, with a database URL's password
-    on its own too (drivers may echo parts of a URL)."""
-    values = [env[v] for v in SECRET_ENV if env.get(v)]
+    on its own too (drivers may echo parts of a URL). `extra`: the receivers'
+    secret variables."""
+    values = [env[v] for v in (*SECRET_ENV, *extra) if env.get(v)]
     for v in list(values):
         try:
             password = make_url(v).password

@@ -19,6 +19,7 @@ from billing_monitor.checks.errors import ConfigError
 from billing_monitor.checks.names import CHECK_NAME
 from billing_monitor.checks.registry import CHECK_TYPES
 from billing_monitor.settings.model import CONFIG_ENV, DEFAULT_CONFIG, SECRET_KEYS, Settings
+from billing_monitor.settings.routes import routing_problems, secret_problems
 from billing_monitor.settings.rules import (
     MAX_CONFIG_BYTES,
     bool_problems,
@@ -180,6 +181,7 @@ def parse_settings(
     unknown = [f"{where}: silences.{i}.check: no check named {s.check!r}"
                for i, s in enumerate(settings.silences)
                if s.check != "*" and s.check not in settings.checks]
+    unknown += routing_problems(settings, where) + secret_problems(settings, env)
     if settings.stripe.state_url is not None:  # the Stripe checks' store: a driver we have
         try:
             check_url(settings.stripe.state_url)
