@@ -77,10 +77,11 @@ def test_check_alerts_once_resolves_and_status_shows_it(
     r = run_cli("--config", str(cfg), "status", "--json", env=env)
     assert r.returncode == 0, r.stderr
     status = json.loads(r.stdout)
-    assert [(c["check"], c["status"], c["value"]) for c in status["checks"]] == [
-        ("unbilled_orders", "CRIT", 25.0)]
+    assert [(c["name"], c["status"], [v["value"] for v in c["values"]])
+            for c in status["checks"]] == [("unbilled_orders", "CRIT", [25.0])]
     assert [(i["dedup_key"], i["severity"], i["notified"], i["delivery"])
-            for i in status["incidents"]] == [(key, "critical", True, "slack: delivered")]
+            for i in status["incidents"]] == [
+        (key, "critical", True, [{"channel": "slack", "state": "delivered", "attempts": 1}])]
     assert status["outbox"] == {"depth": 0, "oldest_age_seconds": 0.0, "dead": 0}
 
     billing_db(tmp_path / "billing.db", 0)
@@ -106,7 +107,8 @@ def test_slack_down_keeps_the_alert_in_the_outbox_until_it_is_back(
     status = json.loads(capsys.readouterr().out)
     assert status["outbox"]["depth"] == 1
     # Queued is not paged: status says the page has not arrived.
-    assert [i["delivery"] for i in status["incidents"]] == ["slack: pending (1 attempts)"]
+    assert [i["delivery"] for i in status["incidents"]] == [
+        [{"channel": "slack", "state": "retrying", "attempts": 1}]]
     cli.run(["--config", str(cfg), "status"])
     assert "slack: pending (1 attempts)" in capsys.readouterr().out
     env.set_fault("ok")
@@ -172,7 +174,7 @@ def test_silence_command_mutes_a_check_until_it_is_ended(
     capsys.readouterr()
     cli.run(["--config", str(cfg), "status", "--json"])
     (incident,) = json.loads(capsys.readouterr().out)["incidents"]
-    assert (incident["notified"], incident["pending"]) == (False, True)
+    assert (incident["notified"], incident["silenced"]) == (False, True)
     assert cli.run(["--config", str(cfg), "silence", "--end", "1"]) == 0
     out = capsys.readouterr().out
     assert "Silence 1 ended" in out and "No active silences" in out

@@ -208,3 +208,28 @@ def test_the_alert_engine_prunes_the_history_once_an_hour(store: Engine) -> None
         left = conn.execute(select(M.c["last"]).where(M.c.resolution_s == 300)
                             .order_by(M.c.bucket_start)).scalars().all()
     assert left == [3.0]  # day 36 went at day 71
+
+
+def test_the_pages_window_cache_reads_what_a_fresh_read_reads(store: Engine) -> None:
+    from billing_monitor.alerting.history_bulk import WindowCache, window
+
+    _fill_week(store)
+    cache = WindowCache()
+    since, now = T0, T0 + timedelta(days=7)
+    with store.connect() as conn:
+        first = cache.window(conn, ["c", "other", "none"], since, now, 169)
+        assert first == window(conn, ["c", "other", "none"], since, now, 169)
+    assert len(first["c"]["plan:a"]) == 168 and first["none"] == {}
+    with store.begin() as conn:  # a run in the last hour, and one in a new series
+        record(conn, "c", now - timedelta(minutes=20), [("plan:a", 1e6), ("plan:z", 5.0)])
+    with store.connect() as conn:
+        again = cache.window(conn, ["c", "other", "none"], since, now, 169)
+        assert again == window(conn, ["c", "other", "none"], since, now, 169)
+    assert again["c"]["plan:a"][-1][3] == 1e6 and again["c"]["plan:z"][0][1] == 5.0
+    later = now + timedelta(hours=1, minutes=5)  # the hour rolled over: final hours read again
+    with store.begin() as conn:
+        record(conn, "c", now + timedelta(minutes=30), [("plan:a", 7.0)])
+    with store.connect() as conn:
+        rolled = cache.window(conn, ["c"], since + timedelta(hours=1), later, 169)
+        assert rolled == window(conn, ["c"], since + timedelta(hours=1), later, 169)
+    assert rolled["c"]["plan:a"][-1][1] == 7.0

@@ -132,7 +132,7 @@ def test_serving_beyond_loopback_logs_a_warning(
                           max_connections=4)
     assert make_endpoint(section, lambda: b"", _healthy) == "endpoint"  # type: ignore[comparison-overlap]
     assert "beyond this host" in caplog.text
-    assert built[0][-1] == {"read_timeout": 2.0, "max_connections": 4}
+    assert built[0][-1] == {"read_timeout": 2.0, "max_connections": 4, "pages": None}
     caplog.clear()
     make_endpoint(HttpSection(), lambda: b"", _healthy)
     assert "beyond this host" not in caplog.text

@@ -24,6 +24,7 @@ SECRETS = {
     "BILLING_MONITOR_PING_URL": "https://hc-ping.invalid/5f0b1c9e-secret-uuid",
     "BILLING_MONITOR_HEARTBEAT_URL": "https://hc-ping.invalid/77aa01d2-heartbeat-uuid",
     "BILLING_MONITOR_STATE_URL": "postgresql://state:st4te-pa55word@db.internal/state",
+    "BILLING_MONITOR_STATUS_TOKEN": "status-page-t0ken-0123456789",
 }
 
 

@@ -157,7 +157,7 @@ def prune(conn: Connection, now: datetime, keep_days: int = KEEP_DAYS) -> int:
     return int(result.rowcount or 0)
 
 
-def _epoch(conn: Connection, col: Any) -> ColumnElement[Any]:
+def epoch_seconds(conn: Connection, col: Any) -> ColumnElement[Any]:
     if conn.dialect.name == "postgresql":
         return func.extract("epoch", col)
     return func.strftime("%s", col)  # SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]", UTC
@@ -180,7 +180,7 @@ def width_for(since: datetime, until: datetime, max_points: int) -> int:
     return max(1, buckets) * RESOLUTION_S
 
 
-def _resolution(start: datetime, width: int) -> int:
+def resolution_for(start: datetime, width: int) -> int:
     """The coarsest stored resolution whose buckets tile points of `width`
     seconds starting at `start`."""
     fits = [r for r in RESOLUTIONS if width % r == 0 and int(start.timestamp()) % r == 0]
@@ -196,17 +196,17 @@ def series(conn: Connection, check: str, since: datetime, until: datetime,
     since, until = _utc(since, "since"), _utc(until, "until")
     start = bucket_of(since)
     width = width_for(start, until, max_points)
-    res = _resolution(start, width)
+    res = resolution_for(start, width)
     where = and_(_m.c.check_name == check, _m.c.resolution_s == res,
                  _m.c.bucket_start >= start, _m.c.bucket_start < until)
     if width == res:  # stored as asked: no merging; the epoch, not a parsed timestamp
-        at = _epoch(conn, _m.c.bucket_start).cast(Integer)
+        at = epoch_seconds(conn, _m.c.bucket_start).cast(Integer)
         plain = conn.execute(
             select(_m.c.tags, at, _m.c["last"], _m.c["min"], _m.c["max"], _m.c["count"])
             .where(where).order_by(_m.c.tags, _m.c.bucket_start)).all()
         return [HistoryPoint(datetime.fromtimestamp(r[1], UTC), r[0], r[2], r[3], r[4], r[5])
                 for r in plain]
-    offset = _epoch(conn, _m.c.bucket_start) - int(start.timestamp())
+    offset = epoch_seconds(conn, _m.c.bucket_start) - int(start.timestamp())
     slot = _slot(conn, offset, width).label("slot")
     inner = select(_m.c.tags, slot, _m.c.bucket_start, _m.c["last"], _m.c["min"],
                    _m.c["max"], _m.c["count"]).where(where).subquery()

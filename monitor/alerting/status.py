@@ -4,9 +4,8 @@ outbox. Reads only; holds nothing secret to begin with."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
@@ -97,18 +96,6 @@ def _delivery(conn: Connection, keys: list[str]) -> dict[str, str]:
 
 def _when(dt: datetime | None) -> str:
     return "-" if dt is None or dt == datetime.min else dt.isoformat(timespec="seconds")
-
-
-def status_json(report: StatusReport) -> str:
-    def enc(o: object) -> str:
-        return _when(o) if isinstance(o, datetime) else str(o)
-
-    data = {
-        "checks": [asdict(c) for c in report.checks],
-        "incidents": [asdict(i) for i in report.incidents],
-        "outbox": asdict(report.outbox),
-    }
-    return json.dumps(data, indent=2, default=enc, allow_nan=False)
 
 
 def status_text(report: StatusReport) -> str:

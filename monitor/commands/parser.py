@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list", action="store_true", help="list active silences")
     s.add_argument("--end", type=int, metavar="ID", help="end a silence now")
     st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
-    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--json", action="store_true",
+                    help="the status document as JSON (what the daemon's /api/status serves)")
     ro = sub.add_parser("route", help="show where an alert of CHECK at a severity would go")
     ro.add_argument("check", metavar="CHECK")
     ro.add_argument("--severity", required=True, choices=ROUTE_SEVERITIES,

@@ -9,20 +9,28 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
+from billing_monitor.alerting.history_bulk import WindowCache
+from billing_monitor.alerting.runtime import Alerting
+from billing_monitor.alerting.status_doc import settings_document
 from billing_monitor.alerts.prometheus import MonitorMetrics, metric_name
 from billing_monitor.assembly import build_hooks, build_wiring
+from billing_monitor.checking.wiring import Wiring
+from billing_monitor.clock import utc_now
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.daemon.http import make_endpoint
 from billing_monitor.daemon.loop import Daemon
 from billing_monitor.daemon.signals import SignalInbox
+from billing_monitor.daemon.status_http import TOKEN_ENV, Auth, StatusPages
 from billing_monitor.daemon.systemd import notifier_from_env, watchdog_interval
 from billing_monitor.logs import LogFormat, Redactor, configure
 from billing_monitor.settings.credentials import load_credentials, secret_values
 from billing_monitor.settings.load import load_settings
 from billing_monitor.settings.model import Settings
+from billing_monitor.settings.sections import is_loopback
 
 log = logging.getLogger("billing_monitor.daemon")
 
@@ -35,6 +43,25 @@ def _loader(path: Path, env: MutableMapping[str, str]) -> Settings:
     if load_credentials(env, settings.secret_credentials()):  # the receivers' own secrets
         settings = load_settings(path, env)
     return settings
+
+
+def status_pages(settings: Settings, env: Mapping[str, str],
+                 current: Callable[[], Wiring]) -> StatusPages:
+    """`/` and `/api/status` from the current wiring's state store."""
+
+    cache = WindowCache()  # a refresh reads only the last two hours of history
+
+    def document() -> dict[str, Any] | None:
+        wiring = current()
+        if not isinstance(wiring.alerting, Alerting):
+            return None
+        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache)
+
+    auth = Auth(env.get(TOKEN_ENV), is_loopback(settings.http.host))
+    if auth.refuse_all:
+        log.warning("the status page is served on %s without %s: it answers 403 to everyone",
+                    settings.http.host, TOKEN_ENV)
+    return StatusPages(document, auth, utc_now)
 
 
 def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat | None,
@@ -63,7 +90,8 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
     )
     holder.append(daemon)
     try:
-        endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health)
+        endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health,
+                                 status_pages(settings, env, lambda: holder[0].wiring))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", settings.http.host, settings.http.port,
                   exc.strerror or exc)

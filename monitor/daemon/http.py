@@ -1,4 +1,5 @@
-"""/metrics and /healthz on a small threaded HTTP server (loopback by default).
+"""/metrics, /healthz and the status page (`/`, `/api/status`: status_http.py)
+on a small threaded HTTP server (loopback by default).
 
 `/healthz` answers 200 with a JSON body when healthy and 503 with the reasons
 otherwise. Disabled in the config, the server is a no-op object.
@@ -17,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -31,6 +32,13 @@ log = logging.getLogger("billing_monitor.http")
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+class Pages(Protocol):
+    """Routes served before the endpoint's own; headers with lower-case names."""
+
+    def answer(self, path: str, headers: Mapping[str, str]
+               ) -> tuple[int, str, bytes, dict[str, str]] | None: ...
 
 
 class Endpoint(Protocol):
@@ -51,8 +59,8 @@ class NullEndpoint:
         return None
 
 
-def _handler(metrics: Callable[[], bytes], health: Health,
-             read_timeout: float) -> type[BaseHTTPRequestHandler]:
+def _handler(metrics: Callable[[], bytes], health: Health, read_timeout: float,
+             pages: Pages) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "billing-monitor"
         timeout = read_timeout  # StreamRequestHandler: the socket's timeout, per read
@@ -60,24 +68,30 @@ def _handler(metrics: Callable[[], bytes], health: Health,
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             try:
-                if path == "/metrics":
+                page = pages.answer(path, {k.lower(): v for k, v in self.headers.items()})
+                if page is not None:
+                    self._send(*page)
+                elif path == "/metrics":
                     self._send(200, CONTENT_TYPE_LATEST, metrics())
                 elif path == "/healthz":
                     ok, body = health()
                     self._send(200 if ok else 503, "application/json",
                                json.dumps(body, sort_keys=True).encode())
                 else:
-                    self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics "
-                               b"or /healthz\n")
+                    self._send(404, "text/plain; charset=utf-8", b"not found: try /, "
+                               b"/api/status, /metrics or /healthz\n")
             except CLIENT_GONE:
                 log.debug("http %s: the client went away", path)
             except Exception as exc:  # a probe must never take the server down
                 log.error("http %s failed: %s", path, type(exc).__name__)
                 self._send(500, "text/plain; charset=utf-8", b"internal error\n")
 
-        def _send(self, code: int, ctype: str, body: bytes) -> None:
+        def _send(self, code: int, ctype: str, body: bytes,
+                  extra: Mapping[str, str] | None = None) -> None:
             try:
                 self.send_response(code)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
@@ -140,9 +154,11 @@ class _Server6(_BoundedServer):
 
 class HttpEndpoint:
     def __init__(self, host: str, port: int, metrics: Callable[[], bytes], health: Health,
-                 *, read_timeout: float = 5.0, max_connections: int = 16) -> None:
+                 *, read_timeout: float = 5.0, max_connections: int = 16,
+                 pages: Pages | None = None) -> None:
         server = _Server6 if ":" in host else _BoundedServer  # "::1" binds IPv6
-        self._server = server((host, port), _handler(metrics, health, read_timeout),
+        self._server = server((host, port), _handler(metrics, health, read_timeout,
+                                                       pages or _NoPages()),
                               max_connections)
         bound = self._server.server_address
         self.port = int(bound[1])
@@ -152,7 +168,7 @@ class HttpEndpoint:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("serving /metrics and /healthz on %s", self.address)
+        log.info("serving /metrics, /healthz and the status page on %s", self.address)
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -160,7 +176,13 @@ class HttpEndpoint:
         self._server.server_close()
 
 
-def make_endpoint(section: HttpSection, metrics: Callable[[], bytes], health: Health) -> Endpoint:
+class _NoPages:
+    def answer(self, path: str, headers: Mapping[str, str]) -> None:
+        return None
+
+
+def make_endpoint(section: HttpSection, metrics: Callable[[], bytes], health: Health,
+                  pages: Pages | None = None) -> Endpoint:
     if not section.enabled:
         return NullEndpoint()
     if not is_loopback(section.host):  # allowed by [http] allow_remote = true only
@@ -168,4 +190,4 @@ def make_endpoint(section: HttpSection, metrics: Callable[[], bytes], health: He
                     "([http] allow_remote = true)", section.host)
     return HttpEndpoint(section.host, section.port, metrics, health,
                         read_timeout=section.read_timeout_seconds,
-                        max_connections=section.max_connections)
+                        max_connections=section.max_connections, pages=pages)

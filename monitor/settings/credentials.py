@@ -27,6 +27,7 @@ SECRET_ENV = (
     "BILLING_MONITOR_PING_URL",
     "BILLING_MONITOR_HEARTBEAT_URL",
     "BILLING_MONITOR_STATE_URL",  # a PostgreSQL state store's URL holds a password
+    "BILLING_MONITOR_STATUS_TOKEN",  # who may read the status page (daemon/status_http.py)
 )
 # Shorter values would redact ordinary words; real secrets are far longer.
 MIN_SECRET_LENGTH = 6
