@@ -1,6 +1,6 @@
 """Every check's series of one window in ONE read, for the status page: 200
 checks' 7-day charts in one query of the hourly rows instead of 200 queries
-(docs/benchmarks.md, section 7). Points come as the status document wants
+(docs/benchmarks.md, section 9). Points come as the status document wants
 them: [epoch seconds, last, low, high], no datetime built per point."""
 
 from __future__ import annotations
