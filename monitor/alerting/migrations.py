@@ -20,6 +20,7 @@ from sqlalchemy import (
 from billing_monitor.alerting.tables import (
     alerts,
     check_runs,
+    leader_lease,
     measurements,
     outbox,
     schema_version,
@@ -63,8 +64,12 @@ def _v5(conn: Connection) -> None:
     source_incidents.create(conn, checkfirst=True)  # one incident per unreachable source
 
 
+def _v6(conn: Connection) -> None:
+    leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)
 
 

@@ -71,9 +71,11 @@ def open_state(url: str) -> Engine:
             engine = sqlite_store_engine(path, lambda: datetime.now(UTC))
             _sqlite_immediate(engine)
     else:
-        engine = create_engine(
-            url, pool_pre_ping=True,
-            connect_args={"connect_timeout": 10, "application_name": "billing-monitor"},
-        )
+        # prepare_threshold=None: no server-side prepared statements, which
+        # PgBouncer in transaction mode cannot keep across transactions.
+        args: dict[str, Any] = {"connect_timeout": 10, "application_name": "billing-monitor"}
+        if u.get_driver_name() == "psycopg":
+            args["prepare_threshold"] = None
+        engine = create_engine(url, pool_pre_ping=True, connect_args=args)
     migrate(engine)
     return engine
