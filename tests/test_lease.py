@@ -159,8 +159,8 @@ def test_a_paused_leader_cannot_write_after_a_takeover(store_url: str) -> None:
     old = Leadership(old_engine, 30, holder="old", monotonic=FrozenClock(),
                      on_change=lambda leader, epoch: changes.append((leader, epoch)))
     new = Leadership(new_engine, 30, holder="new")
-    old.install_fence()
-    new.install_fence()
+    old.install_fence(old_engine)
+    new.install_fence(new_engine)
     assert old.tick() is True and new.tick() is False
     _write_silence(old_engine)  # the leader writes, fenced on epoch 1
     assert _silence_rows(reader) == 1
@@ -180,7 +180,7 @@ def test_a_standby_writes_nothing(store_url: str) -> None:
     leader, standby = _engine(store_url), _engine(store_url)
     a = Leadership(leader, 30, holder="a")
     b = Leadership(standby, 30, holder="b")
-    b.install_fence()
+    b.install_fence(standby)
     assert a.tick() is True and b.tick() is False
     with pytest.raises(lease.NotLeader):
         _write_silence(standby)
@@ -199,3 +199,28 @@ def test_the_lease_table_is_a_migration(store_url: str) -> None:
 def test_sqlite_is_always_the_leader() -> None:
     sole = SoleLeader()
     assert sole.tick() and sole.is_leader() and sole.describe()["role"] == "leader"
+
+
+def test_the_daemons_fence_covers_every_engine_on_the_store_and_no_other(
+        store_url: str, pg_server: PostgresServer) -> None:
+    """install_fence() without an engine: every engine of the process opened on
+    the same store (a reload's, the Stripe cursors') is fenced; another
+    database is not."""
+    mine, later, leader = _engine(store_url), _engine(store_url), _engine(store_url)
+    other = _engine(pg_server.fresh_database("lease_elsewhere"))
+    a = Leadership(leader, 30, holder="a")
+    standby = Leadership(mine, 30, holder="b")
+    assert a.tick() is True and standby.tick() is False
+    standby.install_fence()
+    try:
+        for engine in (mine, later):
+            with pytest.raises(lease.NotLeader):
+                _write_silence(engine)
+        _write_silence(other)
+        with pytest.raises(lease.NotLeader):  # reads too: a standby touches nothing
+            _silence_rows(leader)
+    finally:
+        standby.remove_fence()
+    assert (_silence_rows(other), _silence_rows(leader)) == (1, 0)
+    _write_silence(later)  # removed: nothing fenced any more
+    assert _silence_rows(leader) == 1

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 
 from billing_monitor.alerting import lease
+from billing_monitor.alerting.store import STORE_OPTION
 from billing_monitor.logs import describe_error
 
 log = logging.getLogger("billing_monitor.leadership")
@@ -49,6 +50,12 @@ class SoleLeader:
     def release(self) -> None:
         return None
 
+    def install_fence(self, engine: Engine | None = None) -> None:
+        return None
+
+    def remove_fence(self) -> None:
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"role": "leader", "mode": "single instance (no lease)"}
 
@@ -73,10 +80,15 @@ class Leadership:
         self._valid_until = 0.0  # local monotonic bound of the last renewal
         self._leader = False
         self.last_error: str | None = None
+        self._key = engine.get_execution_options().get(STORE_OPTION)
+        self._fenced_on: Engine | type[Engine] | None = None
 
     def is_leader(self) -> bool:
         with self._lock:
             return self._leader and self._monotonic() < self._valid_until
+
+    def _unfenced(self) -> Connection:
+        return self._engine.connect().execution_options(**{UNFENCED: True})
 
     def tick(self) -> bool:
         """Take or renew the lease; True while this instance is the leader.
@@ -85,9 +97,8 @@ class Leadership:
         started = self._monotonic()
         term: lease.Term | None = None
         try:
-            with self._engine.connect().execution_options(**{UNFENCED: True}) as conn:
-                with conn.begin():
-                    term = lease.acquire(conn, self.holder, self.seconds, self.name)
+            with self._unfenced() as conn, conn.begin():
+                term = lease.acquire(conn, self.holder, self.seconds, self.name)
             self.last_error = None
         except Exception as exc:  # the database is away: keep the term it granted
             self.last_error = describe_error(exc)
@@ -122,22 +133,30 @@ class Leadership:
     def release(self) -> None:
         """At a clean stop: hand the lease over at once."""
         try:
-            with self._engine.connect().execution_options(**{UNFENCED: True}) as conn:
-                with conn.begin():
-                    lease.release(conn, self.holder, self.name)
+            with self._unfenced() as conn, conn.begin():
+                lease.release(conn, self.holder, self.name)
         except Exception as exc:
             log.warning("lease %s: not released (it lapses by itself): %s", self.name,
                         describe_error(exc))
         self._set(False, self.epoch, 0.0)
 
     def guard(self, conn: Connection) -> None:
-        if conn.get_execution_options().get(UNFENCED):
+        options = conn.get_execution_options()
+        if options.get(UNFENCED) or options.get(STORE_OPTION) != self._key:
             return
         lease.guard(conn, self.holder, self.epoch, self.seconds, self.name)
 
-    def install_fence(self) -> None:
-        """Every transaction on the engine (except the lease's own) is fenced."""
-        event.listen(self._engine, "begin", self.guard)
+    def install_fence(self, engine: Engine | None = None) -> None:
+        """Fence every transaction on `engine`, or (None: the daemon) on every
+        engine of this process opened on the same state store (alert state,
+        outbox, Stripe cursors, and those a reload opens), except the lease's own."""
+        self._fenced_on = engine if engine is not None else Engine
+        event.listen(self._fenced_on, "begin", self.guard)
+
+    def remove_fence(self) -> None:
+        if self._fenced_on is not None and event.contains(self._fenced_on, "begin", self.guard):
+            event.remove(self._fenced_on, "begin", self.guard)
+        self._fenced_on = None
 
     def describe(self) -> dict[str, Any]:
         leader = self.is_leader()

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine, text
 
+from billing_monitor.alerting.leadership import UNFENCED
 from billing_monitor.alerting.runtime import Alerting
 from billing_monitor.alerting.store_guard import events_of
 from billing_monitor.alerts.contract import Liveness, NullLiveness
@@ -69,7 +70,9 @@ def write_probe(store: Engine, now: datetime) -> str | None:
     events = events_of(store)
     problem = events.problem(now) if events is not None else None
     try:
-        with store.connect() as conn, conn.begin() as tx:
+        # Not fenced: a standby's store must take writes too, for when it leads.
+        with store.connect().execution_options(**{UNFENCED: True}) as conn, \
+                conn.begin() as tx:
             conn.execute(text("UPDATE schema_version SET version = version"))
             tx.rollback()
     except Exception as exc:
