@@ -49,6 +49,7 @@ from billing_monitor.checks.stripe.base import StripeCheckOptions
 from billing_monitor.checks.stripe.config import API_KEY_ENV
 from billing_monitor.clock import Clock, utc_now
 from billing_monitor.daemon.hooks import AlertingHooks, Hooks
+from billing_monitor.daemon.leading import build_role, keeper_for
 from billing_monitor.daemon.scheduler import PeriodicJob
 from billing_monitor.logs import describe_error
 from billing_monitor.settings.model import Settings
@@ -220,23 +221,22 @@ def build_wiring(
 
 
 def build_hooks(settings: Settings, metrics: MonitorMetrics, current: Callable[[], Wiring],
-                env: Mapping[str, str]) -> Hooks:
-    """The daemon's hooks: outbox delivery as soon as a row is queued (and for
-    retries, at least every `[outbox].dispatch_seconds`), the heartbeat every
-    `[liveness].heartbeat_seconds`, a liveness ping around every check run, a
-    last drain at shutdown, the state-store probe."""
+                env: Mapping[str, str], on_gain: Callable[[], None] = lambda: None) -> Hooks:
+    """The daemon's hooks: the lease (leading.py: only the leader runs checks and
+    delivers), outbox delivery as soon as a row is queued (retries at least every
+    `[outbox].dispatch_seconds`), the heartbeat, a liveness ping around every
+    check run, a last drain at shutdown, the state-store probe."""
     secrets = Secrets.from_env(env)
     liveness = build_liveness(settings, secrets)
-    alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets))
+    keeper = keeper_for(build_role(settings, metrics, on_gain))
+    alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets),
+                             is_leader=keeper.role.is_leader)
     return Hooks(
         periodic=[PeriodicJob("heartbeat", alerting.beat, settings.liveness.heartbeat_seconds)],
-        workers=[alerting.loop],
-        wake=alerting.loop.wake,
-        on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat],
-        liveness=liveness,
-        state_store=alerting.probe,
-        state_store_configured=True,
-    )
+        workers=[keeper, alerting.loop], wake=alerting.loop.wake,
+        on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat, keeper.stop],
+        liveness=liveness, state_store=alerting.probe, state_store_configured=True,
+        is_leader=keeper.role.is_leader, leadership=keeper.role.describe)
 
 
 def sink_summary(settings: Settings, env: Mapping[str, str]) -> Mapping[str, str]:
