@@ -224,3 +224,20 @@ def test_the_daemons_fence_covers_every_engine_on_the_store_and_no_other(
     assert (_silence_rows(other), _silence_rows(leader)) == (1, 0)
     _write_silence(later)  # removed: nothing fenced any more
     assert _silence_rows(leader) == 1
+
+
+def test_status_names_the_leader(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from billing_monitor.alerting.status import read_status, status_text
+
+    engine = _engine(store_url)
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert read_status(engine, now).leader.startswith("none yet")
+    with engine.begin() as conn:
+        lease.acquire(conn, "host-a:1:x", 30)
+    report = read_status(engine, now)
+    assert report.leader.startswith("host-a:1:x, epoch 1, lease until ")
+    assert report.leader.endswith("(held)")
+    _expire(engine)
+    assert "LAPSED" in status_text(read_status(engine, now)).splitlines()[-1]
