@@ -99,8 +99,9 @@ def missed_runs(scheduler: BaseScheduler, settings: Settings, store: Engine,
         if fire is not None and fire <= now:
             job.modify(next_run_time=now)
             due.append(name)
-    if due:
+    if due and scheduler.running:  # not yet started: it reads next_run_time at start
         scheduler.wakeup()
+    if due:
         log.info("new leader: running %d checks whose run fell in the handover: %s",
                  len(due), ", ".join(sorted(due)))
     return due
