@@ -25,7 +25,7 @@ from billing_monitor.logs import describe_error
 
 log = logging.getLogger("billing_monitor.leadership")
 
-UNFENCED = "billing_monitor_unfenced"  # execution option: the lease's own transactions
+UNFENCED = lease.UNFENCED
 
 
 def holder_id() -> str:

@@ -19,6 +19,9 @@ from sqlalchemy import Connection, text
 from billing_monitor.alerting.tables import utc
 
 DEFAULT_NAME = "billing-monitor"
+# Execution option of the transactions the fence lets through: the lease's
+# own, schema migrations, the write probe.
+UNFENCED = "billing_monitor_unfenced"
 
 
 class NotLeader(Exception):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     text,
 )
 
+from billing_monitor.alerting.lease import UNFENCED
 from billing_monitor.alerting.tables import (
     alerts,
     check_runs,
@@ -95,7 +96,7 @@ def _lock_schema(conn: Connection) -> None:
 def migrate(engine: Engine, upto: int = LATEST) -> int:
     """Bring the schema to `upto` (default: latest) in one transaction, one
     process at a time."""
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**{UNFENCED: True}) as conn, conn.begin():
         _lock_schema(conn)
         version = current_version(conn)
         if version > LATEST:

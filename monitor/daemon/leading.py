@@ -43,22 +43,30 @@ def build_role(settings: Settings, metrics: MonitorMetrics,
             on_gain()
 
     metrics.leader.set(0)
-    return Leadership(open_state(url), settings.state.lease_seconds, on_change=changed)
+    role = Leadership(open_state(url), settings.state.lease_seconds, on_change=changed)
+    # Decided and fenced before the daemon builds its wiring: a standby's start
+    # writes nothing either.
+    role.tick()
+    role.install_fence()
+    return role
 
 
 class LeaseKeeper:
     """Takes or renews the lease every third of its length, on its own thread
     (a busy scheduler pool never delays it); releases it at a clean stop."""
 
-    def __init__(self, role: Role, interval_s: float) -> None:
+    def __init__(self, role: Role, interval_s: float,
+                 on_gain: Callable[[], None] = lambda: None) -> None:
         self.role = role
+        self._on_gain = on_gain
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
 
     def start(self) -> None:
-        self.role.tick()  # decided before the scheduler's first run
-        self.role.install_fence()
+        """With the daemon: a leader elected while it was being built catches up now."""
+        if isinstance(self.role, Leadership) and self.role.is_leader():
+            self._on_gain()
         self._thread.start()
 
     def _run(self) -> None:
@@ -73,9 +81,9 @@ class LeaseKeeper:
         self.role.remove_fence()
 
 
-def keeper_for(role: Role) -> LeaseKeeper:
+def keeper_for(role: Role, on_gain: Callable[[], None] = lambda: None) -> LeaseKeeper:
     seconds = role.seconds if isinstance(role, Leadership) else 60.0
-    return LeaseKeeper(role, seconds / 3)
+    return LeaseKeeper(role, seconds / 3, on_gain)
 
 
 def missed_runs(scheduler: BaseScheduler, settings: Settings, store: Engine,
