@@ -29,6 +29,7 @@ from sqlalchemy.types import TypeEngine
 from bench import dataset
 from billing_monitor.checking.billing_db import open_engine
 from billing_monitor.checks.contract import CheckContext
+from billing_monitor.checks.history import NullHistory
 from billing_monitor.checks.registry import CHECK_TYPES
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class _Services:
 
     def stripe_cursors(self) -> CursorStore:
         raise NotImplementedError("the SQL benchmark runs no Stripe checks")
+
+    def history(self) -> NullHistory:
+        return NullHistory()
 
 
 def context() -> CheckContext:

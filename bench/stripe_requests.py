@@ -92,8 +92,10 @@ def per_check(volume: int, tmp: Path) -> dict[str, tuple[float, float, bool]]:
         traffic.static(T0)
         services = app_services(url, tmp / f"state-{volume}.db", tmp / f"app-{volume}.db",
                                 traffic)
+        # stripe_payment_volume is left out: it is UNKNOWN until weeks of history
+        # exist, and reads the same event feed as payment_failure_rate.
         checks = {n: t.build(n, t.options(type=n), services) for n, t in CHECK_TYPES.items()
-                  if issubclass(t.options, StripeCheckOptions)}
+                  if issubclass(t.options, StripeCheckOptions) and n != "stripe_payment_volume"}
         first = {n: {m.name: m for m in c.collect(context(T0))} for n, c in checks.items()}
         traffic.fill(T0, T0 + 300)
         steady = {n: {m.name: m.value for m in c.collect(context(T0 + 300))}

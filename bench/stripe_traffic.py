@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert
 
+from billing_monitor.checks.history import NullHistory
 from billing_monitor.checks.schema import billing_records, metadata, orders
 from billing_monitor.checks.stripe.client import StripeApi
 from billing_monitor.checks.stripe.state import CursorStore, SqlCursorStore
@@ -97,6 +98,9 @@ class _Services:
 
     def stripe_cursors(self) -> CursorStore:
         return self._store
+
+    def history(self) -> NullHistory:
+        return NullHistory()
 
 
 def app_services(url: str, state: Path, app: Path, traffic: Traffic) -> _Services:

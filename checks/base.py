@@ -16,6 +16,7 @@ from billing_monitor.checks.templates import RUNBOOK_MAX, first_problem
 from billing_monitor.checks.thresholds import Thresholds
 
 if TYPE_CHECKING:
+    from billing_monitor.checks.history import HistoryReader
     from billing_monitor.checks.stripe.client import StripeApi
     from billing_monitor.checks.stripe.state import CursorStore
 
@@ -95,6 +96,8 @@ class Services(Protocol):
     def stripe_client(self) -> StripeApi: ...
 
     def stripe_cursors(self) -> CursorStore: ...
+
+    def history(self) -> HistoryReader: ...
 
 
 OptionsT = TypeVar("OptionsT", bound=CheckOptions)

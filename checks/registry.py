@@ -7,6 +7,8 @@ from typing import Any
 
 from billing_monitor.checks.base import CheckType
 from billing_monitor.checks.billing import FAILED_CHARGES, MISSING_BILLING_RECORDS, UNBILLED_ORDERS
+from billing_monitor.checks.payment_freshness import SQL_PAYMENT_FRESHNESS
+from billing_monitor.checks.payment_sql import SQL_PAYMENT_VOLUME
 from billing_monitor.checks.sql import SQL
 from billing_monitor.checks.stripe.feeds import (
     DISPUTES_OPENED,
@@ -20,6 +22,7 @@ from billing_monitor.checks.stripe.lists import (
     WEBHOOK_HEALTH,
 )
 from billing_monitor.checks.stripe.reconcile import STRIPE_RECONCILIATION
+from billing_monitor.checks.stripe.volume import STRIPE_PAYMENT_VOLUME
 
 
 def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
@@ -34,8 +37,10 @@ def _index(types: Iterable[CheckType[Any]]) -> dict[str, CheckType[Any]]:
 CHECK_TYPES: dict[str, CheckType[Any]] = _index(
     [
         UNBILLED_ORDERS, MISSING_BILLING_RECORDS, FAILED_CHARGES, SQL,
+        SQL_PAYMENT_VOLUME, SQL_PAYMENT_FRESHNESS,
         # Stripe (checks/stripe_*.py)
         PAYMENT_FAILURE_RATE, STUCK_PAYMENT_INTENTS, SUBSCRIPTIONS_PAST_DUE, WEBHOOK_HEALTH,
         INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED, STRIPE_RECONCILIATION,
+        STRIPE_PAYMENT_VOLUME,
     ]
 )

@@ -158,7 +158,28 @@ VARIED = {
                     "alert": {"recovery": 700}},
     "refunds": {"type": "sql", "query": "SELECT 1", "thresholds": {"warning": 20}},
     "gauge_only": {"type": "sql", "query": "SELECT 1"},
+    "payments": {"type": "payment_volume", "window_minutes": 30, "query":
+                 "SELECT 'usd' AS currency, 1 AS count WHERE :window_start < :window_end"},
+    "last_payment": {"type": "payment_freshness", "max_silence_minutes": 60,
+                     "query": "SELECT :now"},
 }
+
+
+def test_volume_checks_export_their_judged_metric_and_a_baseline_chart() -> None:
+    s = settings_with(VARIED)
+    queries = {m["name"]: m["query"] for m in monitors(s)}
+    scope = "env:prod,service:payments"
+    assert queries["[Billing] payments"] == (
+        f"min(last_5m):max:billing.payment_volume.below_baseline{{{scope},check:payments}} > 0")
+    assert queries["[Billing] last_payment"] == (
+        f"min(last_5m):max:billing.payment_freshness.over_limit{{{scope},check:last_payment}}"
+        " > 1")
+    chart = next(w["definition"] for w in dashboard(s)["widgets"]
+                 if w["definition"].get("title") == "payments: payments in 30 min")
+    tags = f"{scope},check:payments,measure:count,window:30m"
+    assert [r["q"] for r in chart["requests"]] == [
+        f"max:billing.payment_volume.{g}{{{tags}}} by {{currency}}"
+        for g in ("value", "baseline", "band")]
 
 
 @pytest.mark.parametrize("source", ["committed", "varied"])

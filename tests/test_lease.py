@@ -241,3 +241,30 @@ def test_status_names_the_leader(store_url: str) -> None:
     assert report.leader.endswith("(held)")
     _expire(engine)
     assert "LAPSED" in status_text(read_status(engine, now)).splitlines()[-1]
+
+
+def test_a_leader_paused_inside_a_transaction_does_not_block_the_takeover(
+        store_url: str) -> None:
+    """The guard's share lock would hold a takeover back for as long as a
+    paused leader sleeps; the server ends that session after one lease length
+    idle in the transaction, the standby takes over, the late commit fails."""
+    from sqlalchemy.exc import DBAPIError
+
+    old_engine, new_engine = _engine(store_url), _engine(store_url)
+    old = Leadership(old_engine, 1, holder="old")
+    new = Leadership(new_engine, 5, holder="new")
+    old.install_fence(old_engine)
+    assert old.tick() is True
+    conn = old_engine.connect()
+    tx = conn.begin()  # fenced: share-locks the lease row ...
+    conn.execute(insert(silences).values(check_name="x", starts_at=func.now(),
+                                         until=func.now(), reason="r", created_by="t"))
+    # ... and the process stops here (SIGSTOP): the standby keeps trying.
+    for _ in range(20):  # each try waits at most its lock_timeout: a bound, not a timing
+        if new.tick():
+            break
+    assert new.is_leader() and new.epoch == 2
+    with pytest.raises(DBAPIError):
+        tx.commit()
+    conn.close()
+    assert _silence_rows(new_engine) == 0

@@ -5,6 +5,11 @@ since it ignores Retry-After and cannot see the check's deadline, and two
 policies stacked would multiply the attempts. The API key never leaves this
 module: it is not in any message we build, and Stripe's own messages are not
 copied.
+
+stripe-python is imported when a Stripe client is built or used, not with
+this module: the settings import every check type, and a monitor without a
+Stripe check would otherwise pay its import (about 0.2 s of CPU and 20 MiB;
+docs/benchmarks.md section 8) in every command and in the daemon.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
-
-import stripe
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from billing_monitor.checks.errors import ConfigError
 from billing_monitor.checks.sources import mark_unreachable
 from billing_monitor.checks.stripe.config import API_KEY_ENV, StripeSection
 from billing_monitor.checks.stripe.retry import Failure, Rand, RetryPolicy
+
+if TYPE_CHECKING:
+    import stripe
 
 
 class StripeUnavailable(Exception):
@@ -57,19 +64,30 @@ class RequestCounter:
         yield lambda: getattr(self._local, "count", 0) - start
 
 
-class CountingHTTPXClient(stripe.HTTPXClient):
-    """stripe-python's retry loop calls `request` once per attempt, so a retried
-    request counts every time it goes out."""
+@cache
+def _counting_client_class() -> Callable[[RequestCounter, float], stripe.HTTPXClient]:
+    import stripe
 
-    def __init__(self, counter: RequestCounter, timeout: float) -> None:
-        super().__init__(timeout=timeout, allow_sync_methods=True)
-        self.counter = counter
+    class CountingHTTPXClient(stripe.HTTPXClient):
+        """stripe-python's retry loop calls `request` once per attempt, so a
+        retried request counts every time it goes out."""
 
-    def request(  # type: ignore[override]  # HTTPXClient narrows the base signature too
-        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
-    ) -> tuple[bytes, int, Mapping[str, str]]:
-        self.counter.hit()
-        return super().request(method, url, headers, post_data)
+        def __init__(self, counter: RequestCounter, timeout: float) -> None:
+            super().__init__(timeout=timeout, allow_sync_methods=True)
+            self.counter = counter
+
+        def request(  # type: ignore[override]  # HTTPXClient narrows the base signature too
+            self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+        ) -> tuple[bytes, int, Mapping[str, str]]:
+            self.counter.hit()
+            return super().request(method, url, headers, post_data)
+
+    return CountingHTTPXClient
+
+
+def counting_http_client(counter: RequestCounter, timeout: float) -> stripe.HTTPXClient:
+    """stripe-python's HTTPX transport, every request counted."""
+    return _counting_client_class()(counter, timeout)
 
 
 Sleep = Callable[[float], None]
@@ -107,6 +125,8 @@ class StripeApi:
             self._local.deadline = None
 
     def get(self, path: str, params: Mapping[str, Any], account: str | None) -> dict[str, Any]:
+        import stripe
+
         opts: dict[str, Any] = {"stripe_account": account} if account else {}
         attempts: dict[str, int] = {}
         while True:
@@ -143,6 +163,8 @@ class StripeApi:
 
 
 def _failure(err: stripe.StripeError) -> Failure:
+    import stripe
+
     if isinstance(err, stripe.APIConnectionError):
         return Failure(0 if err.should_retry else 400)  # should_retry: timeouts, resets
     return Failure(err.http_status or 0, err.headers)
@@ -150,6 +172,8 @@ def _failure(err: stripe.StripeError) -> Failure:
 
 def _unavailable(path: str, err: stripe.StripeError, reason: str) -> StripeUnavailable:
     """Our own words for what happened, never Stripe's message (it may quote the key)."""
+    import stripe
+
     at = f"Stripe GET {path}"
     tail = f" {reason}" if reason.startswith("after") else f"; {reason}"
     tail = "" if reason == "not retryable" else tail
@@ -187,8 +211,10 @@ def build_stripe_api(
             [f"environment: {API_KEY_ENV}: required by the Stripe checks (a restricted read-only "
              "key, see README 'Stripe checks')"]
         )
+    import stripe
+
     counter = RequestCounter()
-    http = CountingHTTPXClient(counter, section.timeout)
+    http = counting_http_client(counter, section.timeout)
     client = stripe.StripeClient(
         key,
         http_client=http,

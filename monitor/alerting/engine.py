@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from billing_monitor.alerting import history, outbox
 from billing_monitor.alerting import rows as alert_rows
@@ -105,7 +105,18 @@ class AlertEngine:
         obs = Observation(result.status, main_key, recovered(result, opts), now,
                           deliverable=bool(self._channels))
         try:
-            queued, muted = self._record(result, opts, obs, main_key)
+            try:
+                queued, muted = self._record(result, opts, obs, main_key)
+            except DBAPIError as exc:
+                # The store's engine lives as long as the process and does not
+                # ping each checkout: a connection the server dropped (a
+                # restart, a failover) fails its first statement and is
+                # discarded with the pool; the transaction is then run again
+                # once, on a new connection. Nothing was committed.
+                if not exc.connection_invalidated:
+                    raise
+                log.warning("state store connection lost, reconnecting: %s", describe_error(exc))
+                queued, muted = self._record(result, opts, obs, main_key)
         except SQLAlchemyError as exc:  # an incident that is not recorded is not paged
             log.error("state store did not take the alert state of %s: %s", result.check,
                       describe_error(exc))
@@ -124,8 +135,9 @@ class AlertEngine:
         Returns how many rows were queued, and whether the check is silenced."""
         now = result.started_at
         with self._engine.begin() as conn:
-            track, seq = alert_rows.load_track(
-                conn, result.check, main_key, degraded_key(self._service, result.check))
+            track, seq, deg_stored = alert_rows.load_track(
+                conn, result.check, main_key, degraded_key(self._service, result.check),
+                self._owner)
             muted = alert_rows.silenced(conn, self._silences, result.check, now)
             streak = track.unknown + 1 if result.status is Status.UNKNOWN else 0
             held, down = self._sources.observe(conn, result, streak,
@@ -149,7 +161,9 @@ class AlertEngine:
                 seq += 1  # the new key is now the check's latest (load_track)
             final = replace(out.track, main=main, degraded=degraded)
             alert_rows.save(conn, main, result.check, "status", seq, now, final, self._owner)
-            alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None, self._owner)
+            if not (deg_stored and degraded == track.degraded):  # nothing changed: no write
+                alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None,
+                                self._owner)
             alert_rows.record_run(conn, result)
             self._prune(conn, now)
         return queued, muted

@@ -102,6 +102,27 @@ def _insert(conn: Connection) -> Any:
     raise ValueError(f"history: no upsert for the {name} dialect (SQLite or PostgreSQL)")
 
 
+# The upsert, built once per dialect: building it per call cost more CPU than
+# the database's work (issue 10's finding for the alert rows, docs/benchmarks.md).
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(conn: Connection) -> Any:
+    stmt = _UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        ins = _insert(conn)
+        x = ins.excluded
+        stmt = ins.on_conflict_do_update(
+            index_elements=["check_name", "tags", "resolution_s", "bucket_start"],
+            set_={"count": _m.c["count"] + x["count"], "sum": _m.c["sum"] + x["sum"],
+                  "min": _pair(conn, _m.c["min"], x["min"], biggest=False),
+                  "max": _pair(conn, _m.c["max"], x["max"], biggest=True),
+                  "last": x["last"]},
+        )
+        _UPSERTS[conn.dialect.name] = stmt
+    return stmt
+
+
 def record(conn: Connection, check: str, at: datetime,
            values: Sequence[tuple[str, float]]) -> None:
     """Add one run's values, `(series key, value)`, to their buckets, inside the
@@ -124,16 +145,7 @@ def record(conn: Connection, check: str, at: datetime,
                            min=min(row["min"], v), max=max(row["max"], v), last=v)
     if not rows:
         return
-    ins = _insert(conn)
-    x = ins.excluded
-    stmt = ins.on_conflict_do_update(
-        index_elements=["check_name", "tags", "resolution_s", "bucket_start"],
-        set_={"count": _m.c["count"] + x["count"], "sum": _m.c["sum"] + x["sum"],
-              "min": _pair(conn, _m.c["min"], x["min"], biggest=False),
-              "max": _pair(conn, _m.c["max"], x["max"], biggest=True),
-              "last": x["last"]},
-    )
-    conn.execute(stmt, list(rows.values()))
+    conn.execute(_upsert(conn), list(rows.values()))
 
 
 def prune(conn: Connection, now: datetime, keep_days: int = KEEP_DAYS) -> int:

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from sqlalchemy import (
     Connection,
     Engine,
+    Index,
+    MetaData,
     Table,
+    and_,
     inspect,
     select,
     text,
@@ -65,12 +68,35 @@ def _v5(conn: Connection) -> None:
     source_incidents.create(conn, checkfirst=True)  # one incident per unreachable source
 
 
+<<<<<<< HEAD
 def _v6(conn: Connection) -> None:
     leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
+=======
+def _partial(table: Table, name: str, where: object, *columns: str) -> Index:
+    return Index(name, *(table.c[c] for c in columns),
+                 sqlite_where=where, postgresql_where=where)
+
+
+def _v6(conn: Connection) -> None:
+    """Indexes for the outbox's hot queries, so that a dispatcher pass and the
+    outbox gauges read the pending and dead rows, not every kept row
+    (docs/benchmarks.md section 8): pending rows by id (the pass, the depth and
+    its oldest age), dead rows (their count) and created_at (the prune). The
+    predicates are written as the queries in outbox.py write them, which is
+    what lets SQLite use a partial index."""
+    # On a copy of the table: an Index joins its table's definition, and v1
+    # creates today's definition (with its indexes) in a new store.
+    table = outbox.to_metadata(MetaData())
+    pending = and_(table.c.delivered_at.is_(None), table.c.dead.is_(False))
+    for index in (_partial(table, "ix_outbox_pending", pending, "id", "created_at"),
+                  _partial(table, "ix_outbox_dead", table.c.dead.is_(True), "id"),
+                  Index("ix_outbox_created_at", table.c.created_at)):
+        index.create(conn, checkfirst=True)
+>>>>>>> main
 
 
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 LATEST = len(MIGRATIONS)
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, update
 
 from billing_monitor.alerting.tables import outbox, utc
 from billing_monitor.alerts.contract import Notification
@@ -75,27 +75,31 @@ def claim(conn: Connection, row: Row, lease_until: datetime, holder: str) -> boo
     """Take the row for one attempt; False if another dispatcher got it first.
     The lease makes a crashed attempt due again once it expires; the holder
     lets this host see at once that the process which claimed it is gone."""
-    res = conn.execute(
-        update(outbox)
-        .where(outbox.c.id == row.id, outbox.c.attempts == row.attempts, _PENDING)
-        .values(attempts=row.attempts + 1, next_attempt_at=utc(lease_until), claimed_by=holder)
-    )
+    res = conn.execute(_CLAIM, {"b_id": row.id, "b_attempts": row.attempts,
+                                "attempts": row.attempts + 1,
+                                "next_attempt_at": utc(lease_until), "claimed_by": holder})
     return res.rowcount == 1
 
 
+# Built once (bound parameters): one of these runs for every delivery attempt.
+_CLAIM = update(outbox).where(outbox.c.id == bindparam("b_id"),
+                              outbox.c.attempts == bindparam("b_attempts"), _PENDING)
+_BY_ID = update(outbox).where(outbox.c.id == bindparam("b_id"))
+
+
 def delivered(conn: Connection, row_id: int, now: datetime) -> None:
-    conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(delivered_at=utc(now), last_error=None, claimed_by=None))
+    conn.execute(_BY_ID, {"b_id": row_id, "delivered_at": utc(now), "last_error": None,
+                          "claimed_by": None})
 
 
 def retry_at(conn: Connection, row_id: int, when: datetime, error: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(next_attempt_at=utc(when), last_error=error[:500], claimed_by=None))
+    conn.execute(_BY_ID, {"b_id": row_id, "next_attempt_at": utc(when),
+                          "last_error": error[:500], "claimed_by": None})
 
 
 def dead(conn: Connection, row_id: int, error: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id == row_id)
-                 .values(dead=True, last_error=error[:500], claimed_by=None))
+    conn.execute(_BY_ID, {"b_id": row_id, "dead": True, "last_error": error[:500],
+                          "claimed_by": None})
 
 
 def prune(conn: Connection, before: datetime) -> int:

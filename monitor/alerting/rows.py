@@ -1,7 +1,11 @@
 """The alert engine's rows in the state store: a check's alert state (its two
 incidents and streak counters), its last run and its values (into the
 measurement history), and the silences that mute it. Every function works on
-the caller's connection, inside its transaction."""
+the caller's connection, inside its transaction.
+
+The statements run for every check result are built once, here, with bound
+parameters: building them per call (`.where(col == value).values(**row)`) cost
+more CPU than the database did (docs/benchmarks.md section 8)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text, update
+from sqlalchemy import Connection, bindparam, or_, select, text, update
 
 from billing_monitor.alerting import history
 from billing_monitor.alerting.policy import Incident, Track
@@ -30,25 +34,38 @@ def _incident(row: Any) -> Incident:
                     channels_of(row.notified_channels))
 
 
-def load_track(conn: Connection, check: str, main_key: str, deg_key: str) -> tuple[Track, int]:
-    """The check's state and the sequence number of its current main key.
-    Locks the check's state until commit (SQLite: BEGIN IMMEDIATE already
-    did; PostgreSQL: a transaction-level advisory lock, which also covers a
-    check's first run, when there is no row yet to lock)."""
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LATEST = (select(alerts).where(alerts.c.check_name == bindparam("b_check"),
+                                alerts.c.kind == "status")
+           .order_by(alerts.c.seq.desc()).limit(1).with_for_update())
+_BY_KEY = select(alerts).where(alerts.c.dedup_key == bindparam("b_key"))
+_UPDATE = update(alerts).where(alerts.c.dedup_key == bindparam("b_key"))
+_UPDATE_RUN = update(check_runs).where(check_runs.c.check_name == bindparam("b_check"))
+_SILENCED = select(silences.c.id).where(
+    or_(silences.c.check_name == "*", silences.c.check_name == bindparam("b_check")),
+    silences.c.starts_at <= bindparam("b_at"), silences.c.until > bindparam("b_at"),
+).limit(1)
+
+
+def load_track(conn: Connection, check: str, main_key: str, deg_key: str,
+               owner: str | None = None) -> tuple[Track, int, bool]:
+    """The check's state, the sequence number of its current main key, and
+    whether the degraded incident is stored as loaded with `owner` (then an
+    unchanged one need not be written again). Locks the check's state until
+    commit (SQLite: BEGIN IMMEDIATE already did; PostgreSQL: a transaction-level
+    advisory lock, which also covers a check's first run, when there is no row
+    yet to lock)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                     {"k": zlib.crc32(f"billing-monitor/{check}".encode())})
-    row = conn.execute(
-        select(alerts).where(alerts.c.check_name == check, alerts.c.kind == "status")
-        .order_by(alerts.c.seq.desc()).limit(1).with_for_update()
-    ).first()
-    deg = conn.execute(select(alerts).where(alerts.c.dedup_key == deg_key)).first()
+        conn.execute(_LOCK, {"k": zlib.crc32(f"billing-monitor/{check}".encode())})
+    row = conn.execute(_LATEST, {"b_check": check}).first()
+    deg = conn.execute(_BY_KEY, {"b_key": deg_key}).first()
     degraded = _incident(deg) if deg else Incident(deg_key)
+    stored = deg is not None and deg.owner == owner and deg.check_name == check
     if row is None:
-        return Track(check, Incident(main_key), degraded), 0
+        return Track(check, Incident(main_key), degraded), 0, stored
     status = Status[row.status] if row.status else None
     return Track(check, _incident(row), degraded, status, utc(row.since), row.bad_count,
-                 row.ok_count, row.unknown_count), int(row.seq)
+                 row.ok_count, row.unknown_count), int(row.seq), stored
 
 
 def save(conn: Connection, inc: Incident, check: str, kind: str, seq: int, at: datetime,
@@ -63,7 +80,7 @@ def save(conn: Connection, inc: Incident, check: str, kind: str, seq: int, at: d
         values.update(status=track.status.label if track.status is not None else None,
                       since=utc(track.since), bad_count=track.bad, ok_count=track.ok,
                       unknown_count=track.unknown)
-    res = conn.execute(update(alerts).where(alerts.c.dedup_key == inc.key).values(**values))
+    res = conn.execute(_UPDATE, {"b_key": inc.key, **values})
     if res.rowcount == 0:
         conn.execute(alerts.insert().values(dedup_key=inc.key, **values))
 
@@ -75,8 +92,7 @@ def record_run(conn: Connection, result: CheckResult) -> None:
         period=result.period.label, value=worst.measurement.value if worst else None,
         duration_s=result.duration_s, error=result.error, result=result.to_dict(),
     )
-    res = conn.execute(update(check_runs).where(check_runs.c.check_name == result.check)
-                       .values(**values))
+    res = conn.execute(_UPDATE_RUN, {"b_check": result.check, **values})
     if res.rowcount == 0:
         conn.execute(check_runs.insert().values(check_name=result.check, **values))
     history.record(conn, result.check, utc(result.started_at), [
@@ -86,11 +102,7 @@ def record_run(conn: Connection, result: CheckResult) -> None:
 def silenced(conn: Connection, configured: Sequence[Silence], check: str, at: datetime) -> bool:
     if any(s.covers(check, at) for s in configured):
         return True
-    row = conn.execute(select(silences.c.id).where(
-        silences.c.check_name.in_(("*", check)),
-        and_(silences.c.starts_at <= utc(at), silences.c.until > utc(at)),
-    ).limit(1)).first()
-    return row is not None
+    return conn.execute(_SILENCED, {"b_check": check, "b_at": utc(at)}).first() is not None
 
 
 def removed_open(conn: Connection, configured: Sequence[str], owner: str) -> list[Any]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from billing_monitor.checks.base import CheckOptions
 from billing_monitor.checks.crontab import crontab_trigger
+from billing_monitor.checks.payment_volume import PaymentVolumeOptions
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.settings.model import Settings
 
@@ -84,6 +85,10 @@ def dashboard(settings: Settings) -> dict[str, Any]:
         ]
         widgets.append(_timeseries(_title(metric), f"max:{ns}{metric}{{{scope}}} by {{check}}",
                                    markers))
+        if isinstance(opts, PaymentVolumeOptions):  # value against its baseline and band
+            widgets.append(_volume(f"{ns}payment_volume", f"{scope},check:{name},measure:count,"
+                                   f"window:{opts.window_minutes}m",
+                                   f"{name}: payments in {opts.window_minutes} min"))
     widgets.append({"definition": {
         "type": "check_status", "title": "Check Health (service check)",
         "check": f"{ns}health", "grouping": "cluster", "group_by": ["check"],
@@ -101,6 +106,15 @@ def dashboard(settings: Settings) -> dict[str, Any]:
         "widgets": widgets,
         "template_variables": [],
     }
+
+
+def _volume(prefix: str, tags: str, title: str) -> dict[str, Any]:
+    widget = _timeseries(title, f"max:{prefix}.value{{{tags}}} by {{currency}}", [])
+    widget["definition"]["requests"] += [
+        {"q": f"max:{prefix}.{gauge}{{{tags}}} by {{currency}}", "display_type": "line",
+         "style": {"line_type": "dashed" if gauge == "baseline" else "dotted"}}
+        for gauge in ("baseline", "band")]
+    return widget
 
 
 def _timeseries(title: str, query: str, markers: list[dict[str, str]]) -> dict[str, Any]:

@@ -7,20 +7,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from billing_monitor.alerts.routing import ALIASES, explain
 from billing_monitor.commands.errors import ExitCode, UsageError
 from billing_monitor.settings.model import Settings
 from billing_monitor.settings.routes import check_facts, legacy_configured, routing_table
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("route", help="show where an alert of CHECK at a severity would go")
-    p.add_argument("check", metavar="CHECK")
-    p.add_argument("--severity", required=True, choices=sorted(ALIASES),
-                   help="crit (critical), warn (warning) or degraded (cannot run)")
-    p.add_argument("--json", action="store_true")
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from billing_monitor.alerts.config import (
     GOOGLE_CHAT_URL_ENV,
@@ -43,12 +43,6 @@ from billing_monitor.settings.model import Settings
 TARGETS = ("pagerduty", "chat", "liveness", "statsd", "receivers")
 LABEL = "TEST ONLY — please ignore"
 NAMES = {"pagerduty": "PagerDuty", "slack": "Slack", "google_chat": "Google Chat"}
-
-
-def add_test_alert_parser(sub: Any) -> None:
-    t = sub.add_parser("test-alert", help="send a labelled test event through one sink, then "
-                       "resolve it; exit 0 sent, 69 the peer failed, 78 not configured")
-    t.add_argument("target", choices=TARGETS)
 
 
 def test_notification(settings: Settings, now: datetime) -> Notification:

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
 
 from billing_monitor.alerting import silences
 from billing_monitor.clock import utc_now
 from billing_monitor.commands.errors import ExitCode, UsageError
 from billing_monitor.commands.store import require_alerting, store_errors
 from billing_monitor.settings.model import Settings
-
-
-def add_parser(sub: Any) -> None:
-    """`sub` is the CLI's subparsers action (its parser class is private to the CLI)."""
-    s = sub.add_parser("silence", help="mute a check's notifications for a while, list or end "
-                       "silences")
-    s.add_argument("check", nargs="?", metavar="CHECK", help="check name, or '*' for all")
-    s.add_argument("--minutes", type=float, default=60.0, help="how long (default 60)")
-    s.add_argument("--reason", help="why (required to add a silence)")
-    s.add_argument("--by", default=None, help="who (default: the current user)")
-    s.add_argument("--list", action="store_true", help="list active silences")
-    s.add_argument("--end", type=int, metavar="ID", help="end a silence now")
 
 
 def cmd_silence(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
 
 from billing_monitor.alerting.status import read_status, status_json, status_text
 from billing_monitor.clock import utc_now
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.commands.store import require_alerting, store_errors
 from billing_monitor.settings.model import Settings
-
-
-def add_parser(sub: Any) -> None:
-    st = sub.add_parser("status", help="last run of every check, open incidents, outbox")
-    st.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:

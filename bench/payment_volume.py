@@ -1,0 +1,149 @@
+"""Detection delay per incident and false alerts per simulated week of the
+payment_volume check, replayed with the product's own judgement and alert
+policy (checks/volume_replay.py) over labelled synthetic series
+(bench/payment_series.py).
+
+    python -m bench.payment_volume [--weeks 48] [--seeds 3] [--first-seed 1] [--set drop=0.25 ...]
+
+Normal traffic: `--weeks` weeks after 4 weeks of history, from Monday
+2026-01-05 (month ends, Black Friday 2026-11-27 and Cyber Monday included at
+48 weeks), every alert is false. Incidents: 5 weeks after the history, each
+kind twice at seeded daytime hours, plus a full stop at 03:30 (under
+min_volume: the freshness check's job); an alert is the incident's if its
+currency is affected and it opens between the start and one window after the
+end. Evaluations every minute (the check's default schedule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bench.payment_series import UTC, Incident, Series, generate, incident_plan, night_stop
+from billing_monitor.checks.payment_volume import PaymentVolumeOptions, Totals, Window
+from billing_monitor.checks.volume_replay import Change, replay
+
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+WARMUP_WEEKS = 4
+# Amounts are judged with floors in major units (JPY is zero-decimal).
+AMOUNTS: dict[str, Any] = {"amount_floor": {"usd": 300, "eur": 150, "jpy": 15_000},
+                           "amount_min_volume": {"usd": 1_500, "eur": 750, "jpy": 75_000}}
+
+
+class SeriesSource:
+    """A VolumeSource over a synthetic series (prefix sums: O(1) per window)."""
+
+    def __init__(self, series: Series) -> None:
+        self.series = series
+        self.counts = {c: [0, *itertools.accumulate(v)] for c, v in series.counts.items()}
+        self.amounts = {c: [0, *itertools.accumulate(v)] for c, v in series.amounts.items()}
+
+    def totals(self, start: datetime, end: datetime) -> Window | None:
+        i, j = self.series.index(start), self.series.index(end)
+        if i < 0 or j > self.series.minutes:
+            return None  # before the series began: no history
+        return {c: Totals(n[j] - n[i], self.amounts[c][j] - self.amounts[c][i])
+                for c, n in self.counts.items()}
+
+
+@dataclass(frozen=True)
+class Alert:
+    currency: str
+    start: datetime
+    end: datetime | None
+
+
+def alerts(changes: list[Change]) -> list[Alert]:
+    opened: dict[str, datetime] = {}
+    out: list[Alert] = []
+    for c in changes:
+        if c.event == "alert":
+            opened[c.currency] = c.at
+        else:
+            out.append(Alert(c.currency, opened.pop(c.currency), c.at))
+    out += [Alert(cur, at, None) for cur, at in opened.items()]
+    return sorted(out, key=lambda a: a.start)
+
+
+def belongs(a: Alert, inc: Incident, window: timedelta) -> bool:
+    return inc.currency in (None, a.currency) and inc.start <= a.start <= inc.end + window
+
+
+def run(series: Series, options: PaymentVolumeOptions) -> list[Alert]:
+    first = series.start + timedelta(weeks=WARMUP_WEEKS)
+    end = series.start + timedelta(minutes=series.minutes)
+    return alerts(replay(SeriesSource(series), options, first, end,
+                         timedelta(minutes=1)).changes)
+
+
+def delays(found: list[Alert], incidents: list[Incident],
+           window: timedelta) -> tuple[dict[Incident, float | None], list[Alert]]:
+    out: dict[Incident, float | None] = {}
+    for inc in incidents:
+        hits = [a.start for a in found if belongs(a, inc, window)]
+        out[inc] = (min(hits) - inc.start).total_seconds() / 60 if hits else None
+    false = [a for a in found if not any(belongs(a, i, window) for i in incidents)]
+    return out, false
+
+
+def options_from(pairs: list[str]) -> PaymentVolumeOptions:
+    raw: dict[str, Any] = {"type": "payment_volume", **AMOUNTS}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        number = float(value) if "." in value else int(value)
+        if key.startswith("alert."):  # alert.resolve_after=10
+            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 10}),
+                            key.removeprefix("alert."): number}
+        else:
+            raw[key] = number
+    return PaymentVolumeOptions(**raw)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--weeks", type=int, default=48, help="weeks of normal traffic per seed")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=1)
+    p.add_argument("--weather", type=float, default=0.06, help="day-level noise (sd of log)")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                   help="a payment_volume option, e.g. drop=0.25")
+    a = p.parse_args(argv)
+    options = options_from(a.set)
+    window = timedelta(minutes=options.window_minutes)
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+          f"options: " + ", ".join(f"{k}={getattr(options, k)}" for k in (
+              "window_minutes", "drop", "floor", "min_volume", "fast_window_minutes",
+              "fast_drop", "fast_min_volume", "band_k", "weeks", "min_weeks")))
+    print(f"alert policy: trigger_after={options.alert.trigger_after}, "
+          f"resolve_after={options.alert.resolve_after}, one run a minute")
+    print("\n| seed | incident | currency | starts | delay (min) |\n|---|---|---|---|---|")
+    false_total = 0
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
+        t0 = time.perf_counter()
+        incidents = [*incident_plan(START, WARMUP_WEEKS, seed), night_stop(START, WARMUP_WEEKS)]
+        faulty = generate(START, WARMUP_WEEKS + 5, seed + 1000, incidents, weather=a.weather)
+        found, false = delays(run(faulty, options), incidents, window)
+        for inc, d in found.items():
+            print(f"| {seed} | {inc.kind} | {inc.currency or 'all'} | "
+                  f"{inc.start:%a %H:%M} | {'missed' if d is None else f'{d:.0f}'} |")
+        normal = generate(START, WARMUP_WEEKS + a.weeks, seed, weather=a.weather)
+        spurious = run(normal, options)
+        false_total += len(spurious)
+        print(f"| {seed} | (false alerts: {len(false)} in the incident weeks, "
+              f"{len(spurious)} in {a.weeks} normal weeks, {time.perf_counter() - t0:.0f} s) |"
+              " | | |")
+        for s in spurious:
+            print(f"|   | false alert | {s.currency} | {s.start:%a %Y-%m-%d %H:%M} | |")
+    weeks = a.weeks * a.seeds
+    print(f"\nfalse alerts over normal traffic: {false_total} in {weeks} weeks = "
+          f"{false_total / weeks * 8:.2f} per 8 weeks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
