@@ -193,7 +193,7 @@ def test_a_standby_writes_nothing(store_url: str) -> None:
 def test_the_lease_table_is_a_migration(store_url: str) -> None:
     engine = _engine(store_url)
     with engine.connect() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalar_one() >= 6
+        assert conn.execute(select(schema_version.c.version)).scalar_one() >= 7
 
 
 def test_sqlite_is_always_the_leader() -> None:

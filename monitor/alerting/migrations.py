@@ -68,10 +68,6 @@ def _v5(conn: Connection) -> None:
     source_incidents.create(conn, checkfirst=True)  # one incident per unreachable source
 
 
-<<<<<<< HEAD
-def _v6(conn: Connection) -> None:
-    leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
-=======
 def _partial(table: Table, name: str, where: object, *columns: str) -> Index:
     return Index(name, *(table.c[c] for c in columns),
                  sqlite_where=where, postgresql_where=where)
@@ -92,7 +88,10 @@ def _v6(conn: Connection) -> None:
                   _partial(table, "ix_outbox_dead", table.c.dead.is_(True), "id"),
                   Index("ix_outbox_created_at", table.c.created_at)):
         index.create(conn, checkfirst=True)
->>>>>>> main
+
+
+def _v7(conn: Connection) -> None:
+    leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
 
 
 # Append only; never edit a migration that has shipped.

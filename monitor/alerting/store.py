@@ -80,23 +80,16 @@ def open_state(url: str) -> Engine:
             engine = sqlite_store_engine(path, lambda: datetime.now(UTC))
             _sqlite_immediate(engine)
     else:
-<<<<<<< HEAD
-        # prepare_threshold=None: no server-side prepared statements, which
-        # PgBouncer in transaction mode cannot keep across transactions.
-        args: dict[str, Any] = {"connect_timeout": 10, "application_name": "billing-monitor"}
-        if u.get_driver_name() == "psycopg":
-            args["prepare_threshold"] = None
-        engine = create_engine(url, pool_pre_ping=True, connect_args=args,
-                               execution_options={STORE_OPTION: store_key(url)})
-=======
         # One engine for the process's life, no ping per checkout (a round
         # trip per transaction): a connection the server dropped fails its
         # first statement, the pool is invalidated and the alert engine runs
-        # that transaction again on a new one (engine.py).
-        engine = create_engine(
-            url,
-            connect_args={"connect_timeout": 10, "application_name": "billing-monitor"},
-        )
->>>>>>> main
+        # that transaction again on a new one (engine.py); the lease retries
+        # at its next renewal. prepare_threshold=None: no server-side prepared
+        # statements, which PgBouncer in transaction mode cannot keep.
+        args: dict[str, Any] = {"connect_timeout": 10, "application_name": "billing-monitor"}
+        if u.get_driver_name() == "psycopg":
+            args["prepare_threshold"] = None
+        engine = create_engine(url, connect_args=args,
+                               execution_options={STORE_OPTION: store_key(url)})
     migrate(engine)
     return engine
