@@ -132,6 +132,11 @@ class MonitorMetrics:
                                     "writes, 0 when it does not (deleted, read-only, down)",
                                     registry=r)
         self.state_store_up.set(1)
+        self.leader = Gauge(f"{p}leader", "1 while this instance is the active one (holds the "
+                            "lease, or is the single instance), 0 while it stands by",
+                            registry=r)
+        self.lease_epoch = Gauge(f"{p}lease_epoch", "Epoch of the lease this instance last "
+                                 "held (raised at every change of holder)", registry=r)
 
     def forget(self, keep: Iterable[str]) -> None:
         """After a reload: drop the last values and status of removed checks

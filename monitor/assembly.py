@@ -12,6 +12,7 @@ were loaded), read once by the command at the edge; nothing below reads
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -24,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
 from billing_monitor.alerting.engine import AlertEngine
+from billing_monitor.alerting.lease import NotLeader
 from billing_monitor.alerting.routes import first_lanes, router_for
 from billing_monitor.alerting.runtime import Alerting, AlertingUnavailable, unavailable_message
 from billing_monitor.alerting.store import open_state
@@ -49,6 +51,7 @@ from billing_monitor.checks.stripe.base import StripeCheckOptions
 from billing_monitor.checks.stripe.config import API_KEY_ENV
 from billing_monitor.clock import Clock, utc_now
 from billing_monitor.daemon.hooks import AlertingHooks, Hooks
+from billing_monitor.daemon.leading import build_role, keeper_for
 from billing_monitor.daemon.scheduler import PeriodicJob
 from billing_monitor.logs import describe_error
 from billing_monitor.settings.model import Settings
@@ -132,7 +135,8 @@ def build_alerting(
                        env=m.env, source=socket.gethostname(), silences=settings.silences,
                        on_queued=on_queued, owner=settings.state.owner,
                        route=router_for(settings, notifiers))
-    sink.retire_removed(clock())
+    with contextlib.suppress(NotLeader):  # a standby: the leader retires them
+        sink.retire_removed(clock())
     return Alerting(store, sink, Dispatcher(store, notifiers, backoff=backoff, clock=clock,
                                             rand=rand, first=first_lanes(settings)))
 
@@ -220,23 +224,20 @@ def build_wiring(
 
 
 def build_hooks(settings: Settings, metrics: MonitorMetrics, current: Callable[[], Wiring],
-                env: Mapping[str, str]) -> Hooks:
-    """The daemon's hooks: outbox delivery as soon as a row is queued (and for
-    retries, at least every `[outbox].dispatch_seconds`), the heartbeat every
-    `[liveness].heartbeat_seconds`, a liveness ping around every check run, a
-    last drain at shutdown, the state-store probe."""
+                env: Mapping[str, str], on_gain: Callable[[], None] = lambda: None) -> Hooks:
+    """The daemon's hooks: the lease (daemon/leading.py), outbox delivery, the
+    heartbeat, liveness pings, a last drain at shutdown, the state-store probe."""
     secrets = Secrets.from_env(env)
     liveness = build_liveness(settings, secrets)
-    alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets))
+    keeper = keeper_for(build_role(settings, metrics, on_gain), on_gain)
+    alerting = AlertingHooks(metrics, current, build_heartbeat(settings, secrets),
+                             is_leader=keeper.role.is_leader)
     return Hooks(
         periodic=[PeriodicJob("heartbeat", alerting.beat, settings.liveness.heartbeat_seconds)],
-        workers=[alerting.loop],
-        wake=alerting.loop.wake,
-        on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat],
-        liveness=liveness,
-        state_store=alerting.probe,
-        state_store_configured=True,
-    )
+        workers=[keeper, alerting.loop], wake=alerting.loop.wake,
+        on_stop=[alerting.final_drain, liveness.close, alerting.close_heartbeat, keeper.stop],
+        liveness=liveness, state_store=alerting.probe, state_store_configured=True,
+        is_leader=keeper.role.is_leader, leadership=keeper.role.describe)
 
 
 def sink_summary(settings: Settings, env: Mapping[str, str]) -> Mapping[str, str]:
@@ -246,5 +247,4 @@ def sink_summary(settings: Settings, env: Mapping[str, str]) -> Mapping[str, str
     statsd = f"{where} namespace={s.namespace!r}" if s.enabled else "disabled"
     state = make_url(settings.state.url).render_as_string(hide_password=True)
     return {"statsd": statsd, **notifier_summary(settings, Secrets.from_env(env)),
-            **receiver_summary(settings.receivers, env),
-            "state": f"{state} (alert state and outbox)"}
+            **receiver_summary(settings.receivers, env), "state": f"{state} (alert state, outbox)"}

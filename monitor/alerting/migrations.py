@@ -20,9 +20,11 @@ from sqlalchemy import (
     text,
 )
 
+from billing_monitor.alerting.lease import UNFENCED
 from billing_monitor.alerting.tables import (
     alerts,
     check_runs,
+    leader_lease,
     measurements,
     outbox,
     schema_version,
@@ -88,8 +90,12 @@ def _v6(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v7(conn: Connection) -> None:
+    leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 LATEST = len(MIGRATIONS)
 
 
@@ -115,7 +121,7 @@ def _lock_schema(conn: Connection) -> None:
 def migrate(engine: Engine, upto: int = LATEST) -> int:
     """Bring the schema to `upto` (default: latest) in one transaction, one
     process at a time."""
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**{UNFENCED: True}) as conn, conn.begin():
         _lock_schema(conn)
         version = current_version(conn)
         if version > LATEST:

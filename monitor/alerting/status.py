@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from billing_monitor.alerting import outbox
+from billing_monitor.alerting import lease, outbox
 from billing_monitor.alerting.tables import alerts, check_runs, source_incidents, utc
 from billing_monitor.alerting.tables import outbox as outbox_table
 from billing_monitor.tables import table
@@ -43,6 +43,7 @@ class StatusReport:
     checks: list[CheckRow]
     incidents: list[IncidentRow]
     outbox: outbox.OutboxStats
+    leader: str = ""  # who is the active instance (lease.py)
 
 
 def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -> StatusReport:
@@ -54,6 +55,7 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
         sources = conn.execute(select(source_incidents).where(
             source_incidents.c.is_open.is_(True)).order_by(source_incidents.c.source)).all()
         delivery = _delivery(conn, [r.dedup_key for r in (*open_rows, *sources)])
+        leader = _leader(conn)
     names = list(dict.fromkeys([*configured, *sorted(runs)]))
     checks = [
         CheckRow(n, runs[n].status, runs[n].value, runs[n].period, utc(runs[n].started_at),
@@ -72,7 +74,19 @@ def read_status(engine: Engine, now: datetime, configured: Iterable[str] = ()) -
                     True, False, delivery.get(r.dedup_key, ""))
         for r in sources
     ]
-    return StatusReport([*checks, *never], incidents, outbox.stats(engine, now))
+    return StatusReport([*checks, *never], incidents, outbox.stats(engine, now), leader)
+
+
+def _leader(conn: Connection) -> str:
+    if conn.dialect.name != "postgresql":
+        return "single instance (SQLite store, no lease)"
+    found = lease.current(conn)
+    if found is None:
+        return "none yet (no instance has taken the lease)"
+    term, live = found
+    state = "held" if live else "LAPSED: no instance is active"
+    return (f"{term.holder}, epoch {term.epoch}, lease until "
+            f"{_when(term.expires_at)} ({state})")
 
 
 def _delivery(conn: Connection, keys: list[str]) -> dict[str, str]:
@@ -112,4 +126,5 @@ def status_text(report: StatusReport) -> str:
     o = report.outbox
     out.append(f"\nOutbox: {o.depth} pending (oldest {o.oldest_age_seconds:.0f}s), "
                f"{o.dead} dead.")
+    out.append(f"Leader: {report.leader}")
     return "\n".join(out)

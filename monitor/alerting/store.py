@@ -56,6 +56,15 @@ def _sqlite_immediate(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Every connection of a PostgreSQL state store carries its URL (no password)
+# under this execution option: the lease's fence (leadership.py) guards those.
+STORE_OPTION = "billing_monitor_state"
+
+
+def store_key(url: str) -> str:
+    return make_url(url).set(password=None).render_as_string(hide_password=True)
+
+
 def open_state(url: str) -> Engine:
     """An engine on the state store, its schema migrated to the latest version.
     A SQLite file is created (and migrated) here, once: the engine returned
@@ -74,10 +83,13 @@ def open_state(url: str) -> Engine:
         # One engine for the process's life, no ping per checkout (a round
         # trip per transaction): a connection the server dropped fails its
         # first statement, the pool is invalidated and the alert engine runs
-        # that transaction again on a new one (engine.py).
-        engine = create_engine(
-            url,
-            connect_args={"connect_timeout": 10, "application_name": "billing-monitor"},
-        )
+        # that transaction again on a new one (engine.py); the lease retries
+        # at its next renewal. prepare_threshold=None: no server-side prepared
+        # statements, which PgBouncer in transaction mode cannot keep.
+        args: dict[str, Any] = {"connect_timeout": 10, "application_name": "billing-monitor"}
+        if u.get_driver_name() == "psycopg":
+            args["prepare_threshold"] = None
+        engine = create_engine(url, connect_args=args,
+                               execution_options={STORE_OPTION: store_key(url)})
     migrate(engine)
     return engine

@@ -106,6 +106,16 @@ silences = Table(
     Column("created_by", String(64), nullable=False),
 )
 
+# v6: who is the active instance among those sharing the store (lease.py)
+leader_lease = Table(
+    "leader_lease", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("epoch", Integer, nullable=False),  # +1 at every change of holder
+    Column("expires_at", TS, nullable=False),  # the database's clock, never a host's
+    Column("renewed_at", TS, nullable=False),
+)
+
 # v4: values over time, downsampled (history.py)
 measurements = define_history(metadata)
 

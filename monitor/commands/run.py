@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,12 @@ from billing_monitor.checking.wiring import Wiring
 from billing_monitor.clock import utc_now
 from billing_monitor.commands.errors import ExitCode
 from billing_monitor.daemon.http import make_endpoint
+from billing_monitor.daemon.leading import missed_runs
 from billing_monitor.daemon.loop import Daemon
 from billing_monitor.daemon.signals import SignalInbox
 from billing_monitor.daemon.status_http import TOKEN_ENV, Auth, StatusPages
 from billing_monitor.daemon.systemd import notifier_from_env, watchdog_interval
-from billing_monitor.logs import LogFormat, Redactor, configure
+from billing_monitor.logs import LogFormat, Redactor, configure, describe_error
 from billing_monitor.settings.credentials import load_credentials, secret_values
 from billing_monitor.settings.load import load_settings
 from billing_monitor.settings.model import Settings
@@ -64,6 +66,19 @@ def status_pages(settings: Settings, env: Mapping[str, str],
     return StatusPages(document, auth, utc_now)
 
 
+def catch_up(holder: list[Daemon]) -> None:
+    """At a change of leader: the checks whose run fell in the handover, once."""
+    alerting = holder[0].wiring.alerting if holder else None
+    if not isinstance(alerting, Alerting):
+        return
+    daemon = holder[0]
+    try:
+        missed_runs(daemon.scheduler, daemon.settings, alerting.store,
+                    utc_now(), timedelta(seconds=3 * daemon.settings.state.lease_seconds))
+    except Exception as exc:
+        log.error("new leader: could not look for missed runs: %s", describe_error(exc))
+
+
 def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat | None,
           log_level: str | None, run_now: bool = False) -> int:
     loaded = load_credentials(env)
@@ -81,7 +96,8 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
     metrics = MonitorMetrics(prefix=metric_name("", settings.statsd.namespace))
     # The hooks act on the daemon's current wiring, which a reload replaces.
     holder: list[Daemon] = []
-    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring, env)
+    hooks = build_hooks(settings, metrics, lambda: holder[0].wiring, env,
+                        on_gain=lambda: catch_up(holder))
     notifier = notifier_from_env(env)
     daemon = Daemon(
         settings, load=lambda: _loader(config, env), metrics=metrics, hooks=hooks,

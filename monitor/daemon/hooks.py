@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, text
 
+from billing_monitor.alerting.leadership import UNFENCED
 from billing_monitor.alerting.runtime import Alerting
 from billing_monitor.alerting.store_guard import events_of
 from billing_monitor.alerts.contract import Liveness, NullLiveness
@@ -42,6 +43,14 @@ def nothing() -> None:
     return None
 
 
+def always() -> bool:
+    return True
+
+
+def sole() -> dict[str, Any]:
+    return {"role": "leader", "mode": "single instance (no lease)"}
+
+
 @dataclass(frozen=True)
 class Hooks:
     # After every check run, with its report.
@@ -59,6 +68,9 @@ class Hooks:
     workers: Sequence[Worker] = ()
     # Called by the alert engine when it queued a notification.
     wake: Callable[[], None] = nothing
+    # Whether this instance is the active one (daemon/leading.py); how, for /healthz.
+    is_leader: Callable[[], bool] = always
+    leadership: Callable[[], dict[str, Any]] = sole
 
 
 class Worker(Protocol):
@@ -69,7 +81,9 @@ def write_probe(store: Engine, now: datetime) -> str | None:
     events = events_of(store)
     problem = events.problem(now) if events is not None else None
     try:
-        with store.connect() as conn, conn.begin() as tx:
+        # Not fenced: a standby's store must take writes too, for when it leads.
+        with store.connect().execution_options(**{UNFENCED: True}) as conn, \
+                conn.begin() as tx:
             conn.execute(text("UPDATE schema_version SET version = version"))
             tx.rollback()
     except Exception as exc:
@@ -82,7 +96,9 @@ class AlertingHooks:
     run against whatever the daemon's current wiring holds (a reload swaps it)."""
 
     def __init__(self, metrics: MonitorMetrics, current: Callable[[], Wiring],
-                 heartbeat: Heartbeat | NullHeartbeat, clock: Clock = utc_now) -> None:
+                 heartbeat: Heartbeat | NullHeartbeat, clock: Clock = utc_now,
+                 is_leader: Callable[[], bool] = always) -> None:
+        self._is_leader = is_leader
         self._metrics = metrics
         self._current = current
         self._heartbeat = heartbeat
@@ -101,7 +117,9 @@ class AlertingHooks:
               interrupt: Callable[[], bool] = lambda: False) -> datetime | None:
         """One bounded delivery pass, then the outbox gauges (DogStatsD through
         the wiring, Prometheus here). Returns when the earliest row it left
-        behind is due."""
+        behind is due. A standby delivers nothing: the leader does."""
+        if not self._is_leader():
+            return None
         wiring = self._current()
         report, stats = wiring.deliver(
             wiring.settings.outbox.drain_seconds if seconds is None else seconds,

@@ -89,7 +89,8 @@ class Daemon:
         with self._inflight:
             wiring = self.wiring
             # Removed by a reload meanwhile, or queued in the pool when a stop came.
-            if name not in wiring.runner.checks or self._stopping:
+            # A standby runs nothing: the leader does (daemon/leading.py).
+            if name not in wiring.runner.checks or self._stopping or not self._hooks.is_leader():
                 return None
             rid = str(uuid.uuid4())
             self._call("liveness.start", self._hooks.liveness.start, rid)
@@ -154,7 +155,7 @@ class Daemon:
             reasons.append("scheduler is not running")
         since = self.last_cycle or self.started_at
         age = (now - since).total_seconds()
-        if age > self.max_cycle_age.total_seconds():
+        if age > self.max_cycle_age.total_seconds() and self._hooks.is_leader():
             what = "last completed check run" if self.last_cycle else "start (no run yet)"
             reasons.append(f"{what} was {age:.0f}s ago, more than "
                            f"{self.max_cycle_age.total_seconds():.0f}s")
@@ -171,6 +172,7 @@ class Daemon:
             "max_cycle_age_s": self.max_cycle_age.total_seconds(),
             "state_store": ("reachable" if store is None else "unreachable")
             if self._hooks.state_store_configured else "not configured",
+            "leadership": self._hooks.leadership(),
         }
         return not reasons, body
 

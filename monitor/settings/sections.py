@@ -156,6 +156,10 @@ class StateSection(BaseModel):
     # configuration. Default: the host name. Set one name for instances that run
     # one configuration from several hosts (containers, a standby).
     owner: str | None = Field(default=None, min_length=1, max_length=200)
+    # PostgreSQL store: instances sharing it elect one active instance through a
+    # lease of this length, renewed every third of it; a standby takes over
+    # within two lease lengths of the leader's death or pause. SQLite: unused.
+    lease_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
 
 
 class OutboxSection(BaseModel):
