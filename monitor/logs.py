@@ -32,6 +32,11 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Secrets learnt later (a reload's new receivers): scrubbed from then on."""
+        self._secrets = sorted({*self._secrets, *(s for s in secrets if s)}, key=len,
+                               reverse=True)
+
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
@@ -78,7 +83,7 @@ def resolve_format(fmt: LogFormat, stream: TextIO, env: Mapping[str, str]) -> st
 def configure(
     fmt: LogFormat,
     level: str,
-    secrets: Iterable[str],
+    secrets: Iterable[str] | Redactor,
     *,
     env: Mapping[str, str],
     stream: TextIO | None = None,
@@ -105,7 +110,7 @@ def configure(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            Redactor(secrets),
+            secrets if isinstance(secrets, Redactor) else Redactor(secrets),
             renderer,
         ],
     )

@@ -37,13 +37,15 @@ from billing_monitor.settings.sections import is_loopback
 log = logging.getLogger("billing_monitor.daemon")
 
 
-def _loader(path: Path, env: MutableMapping[str, str]) -> Settings:
+def _loader(path: Path, env: MutableMapping[str, str], redactor: Redactor) -> Settings:
     """A reload reads the configuration and the credentials again (a rotated
-    secret is picked up by SIGHUP)."""
+    secret is picked up by SIGHUP); the secrets of receivers it adds are
+    scrubbed from the logs and results from then on."""
     load_credentials(env)
     settings = load_settings(path, env)
     if load_credentials(env, settings.secret_credentials()):  # the receivers' own secrets
         settings = load_settings(path, env)
+    redactor.add(secret_values(env, settings.secret_envs()))
     return settings
 
 
@@ -88,9 +90,10 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
         loaded += own
         settings = load_settings(config, env)
     secrets = secret_values(env, settings.secret_envs())
-    configure(log_format or settings.logging.format, log_level or settings.logging.level, secrets,
-              env=env)
-    scrub = Redactor(secrets).scrub
+    redactor = Redactor(secrets)  # the log handler's and the results': a reload adds to it
+    configure(log_format or settings.logging.format, log_level or settings.logging.level,
+              redactor, env=env)
+    scrub = redactor.scrub
     if loaded:
         log.info("loaded credentials: %s", ", ".join(v.lower() for v in loaded))
     metrics = MonitorMetrics(prefix=metric_name("", settings.statsd.namespace))
@@ -100,7 +103,7 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
                         on_gain=lambda: catch_up(holder))
     notifier = notifier_from_env(env)
     daemon = Daemon(
-        settings, load=lambda: _loader(config, env), metrics=metrics, hooks=hooks,
+        settings, load=lambda: _loader(config, env, redactor), metrics=metrics, hooks=hooks,
         build=lambda s, m: build_wiring(s, m, env, scrub=scrub, on_queued=hooks.wake),
         scrub=scrub, notifier=notifier, watchdog_s=watchdog_interval(env),
     )
