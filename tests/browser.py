@@ -47,6 +47,7 @@ def chromium(width: int = 1280, height: int = 1600) -> Iterator[Any]:
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
         driver.set_page_load_timeout(30)
+        driver.implicitly_wait(10)  # a look-up waits for its element on a slow load
         yield driver
     finally:
         driver.quit()
