@@ -54,6 +54,12 @@ def _assert_counts(pd: PagerDutyPeer, slack: SlackPeer, episodes: int) -> None:
     # At least once: a trigger sent just before a kill -9 and not yet marked
     # delivered is sent again, and PagerDuty folds it into the open incident.
     assert len(triggers) >= episodes and len(resolves) >= episodes, pd.events
+    # The episode ends when PagerDuty has the resolve; Slack is its own lane
+    # and its resolve may still be on its way: wait for it (generously).
+    deadline = time.monotonic() + 60
+    while (len({json.dumps(m, sort_keys=True) for m in slack.messages}) < 2 * episodes
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
     texts = [json.dumps(m, sort_keys=True) for m in slack.messages]
     # Every chat message arrives. Delivery is at least once: a message posted
     # by a leader killed or paused before it marked the row delivered is posted
