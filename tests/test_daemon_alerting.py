@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from billing_monitor.daemon.hooks import Hooks
 from billing_monitor.daemon.loop import Daemon
 from billing_monitor.settings.load import load_settings
 from tests.daemon_helpers import NOW, make_demo_db, write_config
+from tests.peers.http_peers import Received, Reply
 from tests.peers.http_services import HealthchecksPeer, SlackPeer
 from tests.peers.statsd import UdpListener
 
@@ -171,3 +173,47 @@ def test_a_reload_that_removes_a_failing_check_resolves_its_incident(
         ["✅ RESOLVED: unbilled_orders",
          "RESOLVED: billing unbilled_orders: the check was removed from the configuration"],
     ]
+
+
+@pytest.mark.usefixtures("env")
+def test_a_reload_during_a_delivery_pass_leaves_the_pass_its_notifiers(
+    tmp_path: Path, statsd: UdpListener, slack_peer: SlackPeer,
+) -> None:
+    """A SIGHUP while a delivery pass is posting retires the wiring that pass
+    uses: it is closed when the pass is done, not under it. (It was closed at
+    once: the pass's next post failed with "client has been closed" and waited
+    for its retry, 25 s later in the process test.)"""
+    config = write_config(tmp_path / "monitor.toml", make_demo_db(tmp_path),
+                          statsd_port=statsd.port)
+    daemon, hooks = _daemon(config)
+    arrived, go = threading.Event(), threading.Event()
+    handle = slack_peer.handle
+
+    def held_once(req: Received) -> Reply:
+        if not arrived.is_set():
+            arrived.set()
+            go.wait(30)
+        return handle(req)
+
+    slack_peer.handle = held_once  # type: ignore[method-assign]
+    [loop] = [w for w in hooks.workers if isinstance(w, DeliveryLoop)]
+    try:
+        for name in ("unbilled_orders", "failed_charges"):
+            report = daemon.run_check(name)
+            assert report is not None and report.results[0].status is not Status.OK
+        delivery = threading.Thread(target=loop.run_once)
+        delivery.start()
+        assert arrived.wait(30), "the first post never reached the Slack peer"
+        retired = daemon.wiring
+        assert daemon.reload() is True and daemon.wiring is not retired
+        go.set()
+        delivery.join(60)
+        assert not delivery.is_alive()
+        assert len(slack_peer.messages) == 2  # both, in the one pass
+        loop.run_once()
+        assert len(slack_peer.messages) == 2  # and nothing left to retry
+    finally:
+        go.set()
+        for stop in hooks.on_stop:
+            stop()
+        daemon.wiring.close()

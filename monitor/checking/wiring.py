@@ -5,7 +5,9 @@ reload builds a new `Wiring` and retires the old one once idle."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from billing_monitor.alerting.dispatcher import DispatchReport
@@ -35,6 +37,26 @@ class Wiring:
     statsd: tuple[StatsdClient, ...] = ()
     # The tags of those gauges (env, service and [statsd] tags).
     gauge_tags: tuple[str, ...] = ()
+    # Users of this wiring outside the check runs (the daemon's delivery pass):
+    # a reload retiring it closes it when the last one leaves, not under it.
+    _users: int = field(default=0, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def acquire(self) -> bool:
+        """One more user, unless a reload has already retired and closed it."""
+        with self._lock:
+            if self._closing:
+                return False
+            self._users += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            close_now = self._closing and self._users == 0
+        if close_now:
+            self._close()
 
     def deliver(self, seconds: float, clock: Clock,
                 interrupt: Callable[[], bool] = lambda: False
@@ -49,7 +71,15 @@ class Wiring:
 
     def close(self) -> None:
         """Flush and close every sink, the alerting state store, then the
-        database engine; never raises."""
+        database engine; never raises. While in use (`in_use`), when the last
+        user releases it."""
+        with self._lock:
+            self._closing = True
+            if self._users:
+                return
+        self._close()
+
+    def _close(self) -> None:
         for sink in self.sinks:
             try:
                 sink.close()
@@ -63,3 +93,20 @@ class Wiring:
 
 
 WiringFactory = Callable[[Settings, MonitorMetrics], Wiring]
+
+
+@contextmanager
+def in_use(current: Callable[[], Wiring]) -> Iterator[Wiring]:
+    """The current wiring, held open for the block (a reload swaps `current`
+    before it retires the old one, so a retired one is passed over)."""
+    wiring = current()
+    while not wiring.acquire():
+        again = current()
+        if again is wiring:  # closed for good (the daemon is stopping)
+            yield wiring
+            return
+        wiring = again
+    try:
+        yield wiring
+    finally:
+        wiring.release()

@@ -22,7 +22,7 @@ from billing_monitor.alerting.store_guard import events_of
 from billing_monitor.alerts.contract import Liveness, NullLiveness
 from billing_monitor.alerts.liveness import Heartbeat, NullHeartbeat
 from billing_monitor.alerts.prometheus import MonitorMetrics
-from billing_monitor.checking.wiring import Wiring
+from billing_monitor.checking.wiring import Wiring, in_use
 from billing_monitor.checks.contract import RunReport
 from billing_monitor.clock import Clock, utc_now
 from billing_monitor.daemon.delivery_loop import DeliveryLoop
@@ -120,10 +120,13 @@ class AlertingHooks:
         behind is due. A standby delivers nothing: the leader does."""
         if not self._is_leader():
             return None
-        wiring = self._current()
-        report, stats = wiring.deliver(
-            wiring.settings.outbox.drain_seconds if seconds is None else seconds,
-            self._clock, interrupt)
+        # Held for the pass: a reload meanwhile retires this wiring, and its
+        # notifiers' clients must not be closed under a delivery (they were:
+        # "client has been closed", and the resolve waited for its retry).
+        with in_use(self._current) as wiring:
+            report, stats = wiring.deliver(
+                wiring.settings.outbox.drain_seconds if seconds is None else seconds,
+                self._clock, interrupt)
         for error in report.errors:
             log.warning("notification not delivered yet: %s", error)
         self.probe()
