@@ -89,3 +89,11 @@ def test_a_token_with_a_non_numeric_pid_on_this_host_is_not_orphaned() -> None:
     me = Holder.this_process()
     assert not me.orphaned(f"{me.host}/{me.boot}/x{me.pid}/{me.started}")
     assert not me.orphaned(f"{me.host}/{me.boot}//{me.started}")
+
+
+def test_a_start_time_that_cannot_be_one_is_a_different_process(
+        child: subprocess.Popen[bytes]) -> None:
+    """The start time is everything after the pid: one with a slash in it
+    never matches the live process, whose claim this then is not."""
+    me = Holder.this_process()
+    assert me.orphaned(f"{me.host}/{me.boot}/{child.pid}/{_stat_start(child.pid)}/1")
