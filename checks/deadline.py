@@ -11,6 +11,10 @@ leave the query running. Two things stop it on PostgreSQL, each on its own:
   statement started late in the check, whose own statement_timeout would run
   past the deadline, and does not depend on anything the query could change.
 
+A connection whose check failed, or whose cancel was sent, is closed rather
+than handed back for reuse (monitor/checking/session_reuse.py): a cancel
+request may land after the statement it was meant for.
+
 SQLite gets a progress handler that interrupts the statement in-process.
 The transaction is also marked read-only (the session already is).
 """
@@ -74,21 +78,29 @@ class _Timer:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        # Wait for a cancel already under way, so that `fired` is final.
+        self._timer.join(CANCEL_TIMEOUT_S + 1)
 
 
 @contextmanager
 def _postgresql(conn: Connection, deadline: float) -> Iterator[None]:
     remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-    conn.execute(_PG_SETTINGS, {"timeout": str(remaining_ms)})
     raw = conn.connection.dbapi_connection
-    with _Timer(deadline, cancel_request(raw)) as timer:
-        try:
-            yield
-        except Exception as exc:
-            if timer.fired:
-                raise DeadlineExceeded("statement timeout: cut off at the check's deadline "
-                                       "and cancelled on the server") from exc
-            raise
+    try:
+        conn.execute(_PG_SETTINGS, {"timeout": str(remaining_ms)})
+        with _Timer(deadline, cancel_request(raw)) as timer:
+            try:
+                yield
+            except Exception as exc:
+                if timer.fired:
+                    raise DeadlineExceeded("statement timeout: cut off at the check's "
+                                           "deadline and cancelled on the server") from exc
+                raise
+    except BaseException:
+        conn.invalidate()  # never reused: its state is unknown
+        raise
+    if timer.fired:
+        conn.invalidate()  # a late cancel must not meet the next check's statement
 
 
 @contextmanager
