@@ -14,6 +14,8 @@ each round (so that load on the shared machine falls on all three alike):
   one `open_engine` for the process's life, as the daemon holds them;
 - monitor, a new session per run (before: NullPool, issue 9's first design).
 
+The order of the three rotates from round to round.
+
 Prints medians of ROUNDS (default 60) of wall and CPU time per round of
 three checks, and each against bare.
 """
@@ -102,8 +104,12 @@ def main(n: int, rounds: int) -> None:
         for way in ways.values():
             way()  # warm: dialect set-up, caches, the first session
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in ways}
-        for _ in range(rounds):
-            for label, way in ways.items():
+        labels = list(ways)
+        for i in range(rounds):
+            # Each way goes first, second and third in turn: a new session's
+            # backend start-up (the "before" way) must not load the next one.
+            for label in labels[i % 3:] + labels[:i % 3]:
+                way = ways[label]
                 cpu, wall = time.process_time(), time.perf_counter()
                 way()
                 times[label].append(((time.process_time() - cpu) * 1000,
