@@ -177,3 +177,19 @@ def test_sessions_stay_read_only_and_time_limited(engine: Engine) -> None:
         }
     assert settings == {"default_transaction_read_only": "on", "statement_timeout": "30s",
                         "transaction_read_only": "on"}
+
+
+def test_a_connection_used_for_several_runs_goes_on_after_a_failed_one(engine: Engine) -> None:
+    # `validate --connect` plans every query on one Connection: a refused one
+    # closes its session, the next runs on a new one.
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.rollback()
+        with pytest.raises(Exception, match="division by zero"):
+            with database_deadline(conn, time.monotonic() + 5):
+                conn.execute(text("SELECT 1 / 0")).all()
+        conn.rollback()
+        with database_deadline(conn, time.monotonic() + 5):
+            assert conn.execute(text("SELECT 2")).scalar() == 2
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+        conn.rollback()
