@@ -185,9 +185,9 @@ def test_a_connection_used_for_several_runs_goes_on_after_a_failed_one(engine: E
     with engine.connect() as conn:
         first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
         conn.rollback()
-        with pytest.raises(Exception, match="division by zero"):
-            with database_deadline(conn, time.monotonic() + 5):
-                conn.execute(text("SELECT 1 / 0")).all()
+        with pytest.raises(Exception, match="division by zero"), \
+                database_deadline(conn, time.monotonic() + 5):
+            conn.execute(text("SELECT 1 / 0")).all()
         conn.rollback()
         with database_deadline(conn, time.monotonic() + 5):
             assert conn.execute(text("SELECT 2")).scalar() == 2
