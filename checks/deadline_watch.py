@@ -6,6 +6,9 @@ a busy machine (issue 10, docs/benchmarks.md section 8).
 `watch(deadline, cancel)` returns a `Watch`; leaving it stops the watch, and
 waits for a cancel already under way, so that `fired` is final afterwards.
 A cancel that raises is logged; the server's statement_timeout still holds.
+Cancels are sent one after another: one that hangs (psycopg gives up after
+CANCEL_TIMEOUT_S, 5 s) delays the next check's cancel by as much, while that
+check's own statement_timeout, set at its start, stops it on the server.
 """
 
 from __future__ import annotations
