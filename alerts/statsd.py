@@ -4,16 +4,38 @@ absent agent costs nothing and raises nothing."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from collections.abc import Sequence
-from typing import Any, Protocol
-
-from datadog.dogstatsd.base import DogStatsd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from billing_monitor.checks.contract import CheckResult, Status
 
+if TYPE_CHECKING:
+    from datadog.dogstatsd.base import DogStatsd
+
+
+def _dogstatsd() -> type[DogStatsd]:
+    """datadog's DogStatsd, without running `datadog/__init__.py`, which
+    imports the package's HTTP API client and `requests` (+14 MiB RSS, most
+    of datadog's import time; docs/benchmarks.md section 8). The package is
+    entered as a namespace of its own files, so its submodules import as
+    usual; nothing here uses `datadog.api` or `datadog.initialize`."""
+    if "datadog" not in sys.modules:
+        spec = importlib.util.find_spec("datadog")
+        if spec is not None and spec.submodule_search_locations is not None:
+            package = types.ModuleType("datadog")
+            package.__path__ = list(spec.submodule_search_locations)
+            package.__spec__ = spec
+            sys.modules["datadog"] = package
+    from datadog.dogstatsd.base import DogStatsd
+
+    return DogStatsd
+
 
 def make_client(host: str, port: int, socket_path: str | None) -> DogStatsd:
-    client = DogStatsd(
+    client = _dogstatsd()(
         host=None if socket_path else host,
         port=None if socket_path else port,
         socket_path=socket_path,

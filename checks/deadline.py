@@ -6,10 +6,15 @@ leave the query running. Two things stop it on PostgreSQL, each on its own:
 - `statement_timeout` for the transaction (SET LOCAL, undone by the rollback;
   the session also starts with one, monitor/checking/billing_db.py), so the server
   gives up by itself;
-- a timer that sends a cancel request (psycopg `cancel_safe`, the protocol's
-  CancelRequest on its own connection) at the deadline: it also stops a
+- a watch (checks/deadline_watch.py, one thread for all checks) that sends
+  a cancel request (psycopg `cancel_safe`, the protocol's CancelRequest on
+  its own connection) at the deadline: it also stops a
   statement started late in the check, whose own statement_timeout would run
   past the deadline, and does not depend on anything the query could change.
+
+A connection whose check failed, or whose cancel was sent, is closed rather
+than handed back for reuse (monitor/checking/session_reuse.py): a cancel
+request may land after the statement it was meant for.
 
 SQLite gets a progress handler that interrupts the statement in-process.
 The transaction is also marked read-only (the session already is).
@@ -17,20 +22,20 @@ The transaction is also marked read-only (the session already is).
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-log = logging.getLogger("billing_monitor.checks")
+from billing_monitor.checks.deadline_watch import watch
 
-_PG_SETTINGS = text(
+# Sent unnamed (Parse, Bind and Execute in one round trip, still the extended
+# protocol): a prepared statement would cost a second round trip per run.
+_PG_SETTINGS = (
     "SELECT set_config('transaction_read_only', 'on', true),"
-    " set_config('statement_timeout', :timeout, true)"
+    " set_config('statement_timeout', %s, true)"
 )
 CANCEL_TIMEOUT_S = 5.0
 
@@ -53,42 +58,27 @@ def cancel_request(dbapi_connection: Any) -> Callable[[], None]:
     return cancel
 
 
-class _Timer:
-    def __init__(self, deadline: float, cancel: Callable[[], None]) -> None:
-        self.fired = False
-        self._cancel = cancel
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.name = "check-deadline"
-
-    def _fire(self) -> None:
-        self.fired = True
-        try:
-            self._cancel()
-        except Exception as exc:  # the server's statement_timeout still holds
-            log.warning("could not cancel a query at its deadline: %s", type(exc).__name__)
-
-    def __enter__(self) -> _Timer:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-
 @contextmanager
 def _postgresql(conn: Connection, deadline: float) -> Iterator[None]:
     remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-    conn.execute(_PG_SETTINGS, {"timeout": str(remaining_ms)})
     raw = conn.connection.dbapi_connection
-    with _Timer(deadline, cancel_request(raw)) as timer:
-        try:
-            yield
-        except Exception as exc:
-            if timer.fired:
-                raise DeadlineExceeded("statement timeout: cut off at the check's deadline "
-                                       "and cancelled on the server") from exc
-            raise
+    try:
+        if raw is None:  # pragma: no cover - SQLAlchemy always provides one here
+            raise RuntimeError("no database connection")
+        raw.execute(_PG_SETTINGS, (str(remaining_ms),), prepare=False).close()
+        with watch(deadline, cancel_request(raw)) as timer:
+            try:
+                yield
+            except Exception as exc:
+                if timer.fired:
+                    raise DeadlineExceeded("statement timeout: cut off at the check's "
+                                           "deadline and cancelled on the server") from exc
+                raise
+    except BaseException:
+        conn.invalidate()  # never reused: its state is unknown
+        raise
+    if timer.fired:
+        conn.invalidate()  # a late cancel must not meet the next check's statement
 
 
 @contextmanager

@@ -41,6 +41,8 @@ FUNCTIONS = frozenset({
     "dblink_exec", "dblink_connect", "dblink_send_query", "query_to_xml", "query_to_xmlschema",
     "query_to_xml_and_xmlschema", "cursor_to_xml", "txid_current", "pg_current_xact_id",
     "load_extension", "writefile", "readfile", "edit", "fts3_tokenizer",
+    # Survives DISCARD ALL: the next check on a reused session would see it.
+    "setseed",
 })
 
 

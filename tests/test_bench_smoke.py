@@ -103,3 +103,29 @@ def test_postgresql_checks_run_read_only_without_jit(pg_server: PostgresServer) 
             assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_bare_connection_of_monitor_vs_bare_runs_the_checks_own_statements(
+    pg_server: PostgresServer,
+) -> None:
+    import psycopg
+
+    from bench.monitor_vs_bare import bare_statements, build_checks, new_session_engine
+    from billing_monitor.checking.billing_db import open_engine, session_options
+    from billing_monitor.checks.sql import parameters
+
+    url = build.build_postgres(pg_server.url(), ORDERS)
+    ctx = context()
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"),
+                         options=session_options(30), prepare_threshold=0) as bare:
+        bare_rows = [bare.execute(sql, parameters(ctx)).fetchall() for sql in bare_statements()]
+    assert all(rows for rows in bare_rows)  # each check has something to find
+    for engine in (open_engine(url), new_session_engine(url)):
+        try:
+            for check, rows in zip(build_checks(engine), bare_rows, strict=True):
+                [m] = check.collect(ctx)
+                assert m.value == rows[0][1]
+                assert m.samples == tuple(str(r[0]) for r in rows[:ctx.sample_limit])
+        finally:
+            engine.dispose()

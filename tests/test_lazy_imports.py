@@ -53,3 +53,17 @@ def test_the_grammar_spells_out_what_the_commands_accept() -> None:
 
     assert tuple(sorted(ALIASES)) == ROUTE_SEVERITIES
     assert TEST_ALERT_TARGETS == TARGETS
+
+
+def test_the_dogstatsd_client_loads_without_datadogs_http_api_client() -> None:
+    # datadog/__init__.py imports its HTTP API client and requests (+14 MiB
+    # RSS in the daemon); the sink needs only datadog.dogstatsd.
+    probe = ("import sys\n"
+             "from billing_monitor.alerts.statsd import make_client\n"
+             "client = make_client('127.0.0.1', 8125, None)\n"
+             "client.gauge('x', 1.0)\n"
+             "print(type(client).__module__, 'requests' in sys.modules, "
+             "'datadog.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["datadog.dogstatsd.base", "False", "False"]

@@ -137,19 +137,47 @@ def pg_state(admin: Engine) -> dict[str, Any]:
 
 
 def monitor_backends(admin: Engine, *, wait: float = 3.0) -> list[tuple[str, str]]:
-    """The monitor's backends still there after `wait` seconds (none, when
-    every session ended); also any advisory lock left held."""
+    """The monitor's backends still busy after `wait` seconds (none, when every
+    session ended or rests in the pool: idle after its reset, DISCARD ALL);
+    also any advisory lock left held."""
     deadline = time.monotonic() + wait
     while True:
         with admin.connect() as conn:
             left = [(str(s), str(q)) for s, q in conn.execute(text(
                 "SELECT state, query FROM pg_stat_activity "
-                "WHERE application_name = 'billing-monitor' AND pid <> pg_backend_pid()"))]
+                "WHERE application_name = 'billing-monitor' AND pid <> pg_backend_pid() "
+                "AND (state <> 'idle' OR query <> 'DISCARD ALL')"))]
             left += [("advisory lock", str(n)) for n in conn.execute(text(
                 "SELECT objid FROM pg_locks WHERE locktype = 'advisory'")).scalars()]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+SESSION_STATE = (
+    "SELECT pg_backend_pid(),"
+    " (SELECT COUNT(*) FROM pg_prepared_statements),"
+    " (SELECT COUNT(*) FROM pg_cursors),"
+    " (SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),"
+    " (SELECT COUNT(*) FROM pg_listening_channels()),"
+    " (SELECT COUNT(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()),"
+    " current_user, current_setting('statement_timeout'),"
+    " current_setting('default_transaction_read_only'),"
+    " (SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings)"
+)
+
+
+def session_state(engine: Engine) -> tuple[Any, ...]:
+    """What one check run could leave in its session for the next, read from
+    the session the engine hands the next check (its pid first). Sent
+    unprepared, so that it is not itself a prepared statement."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        row = raw.execute(SESSION_STATE, prepare=False).fetchone()
+        conn.rollback()
+    assert row is not None
+    return tuple(row)
 
 
 @pytest.mark.postgres
@@ -158,6 +186,7 @@ def test_postgresql_writes_nothing_even_without_validation(
     case: dict[str, Any], pg_engine: Engine, admin: Engine
 ) -> None:
     before = pg_state(admin)
+    clean = session_state(pg_engine)  # a new session's
     error: Exception | None = None
     try:
         bypass(pg_engine, case["query"])
@@ -167,6 +196,8 @@ def test_postgresql_writes_nothing_even_without_validation(
         assert error is not None and case["server"] in str(error)
     assert pg_state(admin) == before
     assert monitor_backends(admin) == []
+    # The next check's session (reused, or new after a failure) is as clean.
+    assert session_state(pg_engine)[1:] == clean[1:]
     with pg_engine.connect() as conn:  # the next session is as read-only as the first
         assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
         assert conn.execute(text("SHOW statement_timeout")).scalar() != "0"

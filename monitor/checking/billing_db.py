@@ -10,8 +10,10 @@ PostgreSQL (psycopg 3)
   (libpq `options`: default_transaction_read_only, statement_timeout,
   idle_in_transaction_session_timeout, lock_timeout), so no SET inside a
   transaction is needed for that, and a COMMIT could not escape it;
-- one session per check run (NullPool): nothing a query does to its session
-  (an advisory lock, a setting) outlives the run;
+- a session is reused from one check run to the next only after a rollback
+  and DISCARD ALL, and never after a failed or cancelled run
+  (monitor/checking/session_reuse.py): nothing a query does to its session
+  (an advisory lock, a setting, a prepared statement) outlives the run;
 - `client_connection_check_interval`: a query whose client went away (the
   process was killed) is stopped by the server;
 - `cancel_running` cancels, on the server, what is still running when the
@@ -36,6 +38,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from billing_monitor.checking.session_reuse import reuse_sessions
 from billing_monitor.checks.deadline import cancel_request
 from billing_monitor.checks.sqlguard import FUNCTIONS
 
@@ -141,16 +144,19 @@ def _sqlite_engine(path: str | None, read_only: bool) -> Engine:
 
 
 def open_engine(url: str, *, read_only: bool = True,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> Engine:
+                timeout_s: float = DEFAULT_TIMEOUT_S, sessions: int = 4) -> Engine:
     """An engine for the billing database, read-only unless told otherwise
     (the demo and the tests write their data with `read_only=False`). A SQLite
     file must exist (a typo in its path is an error, not a new empty file).
     `timeout_s` bounds every statement of the session (the longest check
-    timeout); each check also has its own deadline (checks/deadline.py)."""
+    timeout); each check also has its own deadline (checks/deadline.py).
+    On PostgreSQL, up to `sessions` idle read-only sessions are kept for
+    reuse (as many as checks run at once; more are opened when needed)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         return _sqlite_engine(u.database, read_only)
     connect_args: dict[str, Any] = {}
+    pooled = read_only and u.get_backend_name() == "postgresql"
     if u.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": 10, "application_name": "billing-monitor"}
         if read_only:
@@ -158,7 +164,12 @@ def open_engine(url: str, *, read_only: bool = True,
             mine = session_options(timeout_s)
             connect_args["options"] = f"{own} {mine}" if isinstance(own, str) else mine
             connect_args["prepare_threshold"] = 0
-    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    if pooled:
+        engine = create_engine(url, pool_size=sessions, max_overflow=-1,
+                               pool_reset_on_return=None, connect_args=connect_args)
+        reuse_sessions(engine)
+    else:
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
     if read_only:
         running = _Running()
         event.listen(engine, "checkout", running.checkout)

@@ -37,7 +37,9 @@ class AppServices:
             # The session's own statement_timeout: the longest check's timeout.
             longest = max((o.timeout_seconds for o in self._settings.checks.values()),
                           default=30.0)
-            self._engine = open_engine(self._settings.database.url, timeout_s=longest)
+            # As many reusable sessions as checks the daemon runs at once.
+            self._engine = open_engine(self._settings.database.url, timeout_s=longest,
+                                       sessions=self._settings.daemon.max_workers)
         return self._engine
 
     def stripe_client(self) -> StripeApi:
