@@ -11,10 +11,11 @@ window is the current one of one step and the history of the steps a week on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from billing_monitor.checks.contract import Measurement
 from billing_monitor.checks.payment_volume import (
     JUDGED,
     PaymentVolumeOptions,
@@ -23,6 +24,7 @@ from billing_monitor.checks.payment_volume import (
     Window,
     judge_all,
 )
+from billing_monitor.checks.policy import AlertPolicy
 
 
 @dataclass(frozen=True)
@@ -65,35 +67,59 @@ def steps(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime]
         at += step
 
 
+class _Policy:
+    """One alert policy applied to the judged runs, as the alert engine does."""
+
+    def __init__(self, policy: AlertPolicy) -> None:
+        self.policy = policy
+        self.out = Replay()
+        self.low_runs: dict[str, int] = {}
+        self.ok_runs: dict[str, int] = {}
+        self.open: set[str] = set()
+
+    def step(self, at: datetime, judged: list[Measurement]) -> None:
+        for m in judged:
+            cur = m.tags[0].removeprefix("currency:")
+            if m.value > 0:
+                self.low_runs[cur] = self.low_runs.get(cur, 0) + 1
+                self.ok_runs[cur] = 0
+                if cur not in self.open and self.low_runs[cur] >= self.policy.trigger_after:
+                    self.open.add(cur)
+                    self.out.changes.append(Change(at, cur, "alert", "; ".join(m.samples)))
+            else:
+                self.ok_runs[cur] = self.ok_runs.get(cur, 0) + 1
+                self.low_runs[cur] = 0
+                if cur in self.open and self.ok_runs[cur] >= self.policy.resolve_after:
+                    self.open.discard(cur)
+                    self.out.changes.append(Change(at, cur, "resolve"))
+
+
 def replay(source: VolumeSource, options: PaymentVolumeOptions, start: datetime,
            end: datetime, step: timedelta) -> Replay:
+    return replay_policies(source, options, start, end, step, (options.alert,))[0]
+
+
+def replay_policies(source: VolumeSource, options: PaymentVolumeOptions, start: datetime,
+                    end: datetime, step: timedelta, policies: Sequence[AlertPolicy],
+                    ) -> list[Replay]:
+    """One judgement pass, each of `policies` applied to it (the benchmark
+    compares alert policies side by side on the very same runs)."""
     cached = CachedSource(source)
-    out = Replay()
-    low_runs: dict[str, int] = {}
-    ok_runs: dict[str, int] = {}
-    open_: set[str] = set()
-    policy = options.alert
+    states = [_Policy(p) for p in policies]
+    runs = unknown = 0
+    reason = ""
     for at in steps(start, end, step):
-        out.runs += 1
+        runs += 1
         try:
             ms = judge_all(cached, at, options)
         except WarmingUp as exc:
-            out.unknown += 1
-            out.unknown_reason = str(exc)
+            unknown += 1
+            reason = str(exc)
             continue  # UNKNOWN changes no alert, as in the alert engine
-        for m in (m for m in ms if m.name == JUDGED):
-            cur = m.tags[0].removeprefix("currency:")
-            if m.value > 0:
-                low_runs[cur] = low_runs.get(cur, 0) + 1
-                ok_runs[cur] = 0
-                if cur not in open_ and low_runs[cur] >= policy.trigger_after:
-                    open_.add(cur)
-                    out.changes.append(Change(at, cur, "alert", "; ".join(m.samples)))
-            else:
-                ok_runs[cur] = ok_runs.get(cur, 0) + 1
-                low_runs[cur] = 0
-                if cur in open_ and ok_runs[cur] >= policy.resolve_after:
-                    open_.discard(cur)
-                    out.changes.append(Change(at, cur, "resolve"))
-    out.still_open = sorted(open_)
-    return out
+        judged = [m for m in ms if m.name == JUDGED]
+        for s in states:
+            s.step(at, judged)
+    for s in states:
+        s.out.runs, s.out.unknown, s.out.unknown_reason = runs, unknown, reason
+        s.out.still_open = sorted(s.open)
+    return [s.out for s in states]
