@@ -64,20 +64,25 @@ class Alert:
     end: datetime | None
 
 
-def alerts(changes: list[Change]) -> list[Alert]:
-    opened: dict[str, datetime] = {}
+def alerts(changes: list[Change], opened_by: list[str] | None = None) -> list[Alert]:
+    """Alerts with their resolves. `opened_by`: per check (one incident for the
+    check, as the alert engine pages), the currencies below when each opened."""
+    labels = iter(opened_by or [])
+    opened: dict[str, tuple[str, datetime]] = {}
     out: list[Alert] = []
     for c in changes:
         if c.event == "alert":
-            opened[c.currency] = c.at
+            opened[c.currency] = (next(labels) if opened_by else c.currency, c.at)
         else:
-            out.append(Alert(c.currency, opened.pop(c.currency), c.at))
-    out += [Alert(cur, at, None) for cur, at in opened.items()]
+            label, at = opened.pop(c.currency)
+            out.append(Alert(label, at, c.at))
+    out += [Alert(label, at, None) for label, at in opened.values()]
     return sorted(out, key=lambda a: a.start)
 
 
 def belongs(a: Alert, inc: Incident, window: timedelta) -> bool:
-    return inc.currency in (None, a.currency) and inc.start <= a.start <= inc.end + window
+    return ((inc.currency is None or inc.currency in a.currency.split("+"))
+            and inc.start <= a.start <= inc.end + window)
 
 
 def run(series: Series, options: PaymentVolumeOptions) -> list[Alert]:
@@ -85,11 +90,11 @@ def run(series: Series, options: PaymentVolumeOptions) -> list[Alert]:
 
 
 def run_policies(series: Series, options: PaymentVolumeOptions,
-                 policies: list[AlertPolicy]) -> list[list[Alert]]:
+                 policies: list[AlertPolicy], per_check: bool = False) -> list[list[Alert]]:
     first = series.start + timedelta(weeks=WARMUP_WEEKS)
     end = series.start + timedelta(minutes=series.minutes)
-    return [alerts(r.changes) for r in replay_policies(
-        SeriesSource(series), options, first, end, timedelta(minutes=1), policies)]
+    return [alerts(r.changes, r.opened_by if per_check else None) for r in replay_policies(
+        SeriesSource(series), options, first, end, timedelta(minutes=1), policies, per_check)]
 
 
 def policy_from(text: str, base: AlertPolicy) -> AlertPolicy:
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="a payment_volume option, e.g. drop=0.25")
     p.add_argument("--policy", action="append", default=[], metavar="TRIGGER/RESOLVE",
                    help="an alert policy to compare, e.g. 3/60 (repeatable)")
+    p.add_argument("--per-check", action="store_true",
+                   help="one incident per check, as the alert engine pages (default: one "
+                        "alert per currency, as backtest prints them)")
     a = p.parse_args(argv)
     options = options_from(a.set)
     policies = [policy_from(t, options.alert) for t in a.policy] or [options.alert]
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
           f"options: " + ", ".join(f"{k}={getattr(options, k)}" for k in (
               "window_minutes", "drop", "floor", "min_volume", "fast_window_minutes",
               "fast_drop", "fast_min_volume", "band_k", "weeks", "min_weeks")))
-    print("alert policies (trigger_after/resolve_after), one run a minute: " + ", ".join(names))
+    print("alert policies (trigger_after/resolve_after), one run a minute: " + ", ".join(names)
+          + ("; one incident per check (as paged)" if a.per_check else "; alerts per currency"))
     print("\n| seed | incident | currency | starts | " + " | ".join(
         f"delay (min), {n}" for n in names) + " |\n|---|---|---|---|" + "---|" * len(names))
     false_total = [0] * len(policies)
@@ -150,13 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         incidents = [*incident_plan(START, WARMUP_WEEKS, seed), night_stop(START, WARMUP_WEEKS)]
         faulty = generate(START, WARMUP_WEEKS + 5, seed + 1000, incidents, weather=a.weather)
         scored = [delays(found, incidents, window)
-                  for found in run_policies(faulty, options, policies)]
+                  for found in run_policies(faulty, options, policies, a.per_check)]
         for inc in incidents:
             cells = ["missed" if (d := found[inc]) is None else f"{d:.0f}" for found, _ in scored]
             print(f"| {seed} | {inc.kind} | {inc.currency or 'all'} | "
                   f"{inc.start:%a %H:%M} | " + " | ".join(cells) + " |")
         normal = generate(START, WARMUP_WEEKS + a.weeks, seed, weather=a.weather)
-        spurious = run_policies(normal, options, policies)
+        spurious = run_policies(normal, options, policies, a.per_check)
         for i, (name, sp, (_, false)) in enumerate(zip(names, spurious, scored, strict=True)):
             false_total[i] += len(sp)
             print(f"| {seed} | (policy {name}: false alerts: {len(false)} in the incident "

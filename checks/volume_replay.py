@@ -42,6 +42,7 @@ class Replay:
     unknown: int = 0  # runs with no history to judge (warm-up)
     unknown_reason: str = ""
     still_open: list[str] = field(default_factory=list)  # currencies alerting at the end
+    opened_by: list[str] = field(default_factory=list)  # per_check: currencies of each alert
 
 
 class CachedSource:
@@ -67,17 +68,31 @@ def steps(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime]
         at += step
 
 
-class _Policy:
-    """One alert policy applied to the judged runs, as the alert engine does."""
+CHECK = "check"  # per_check: the alert of the whole check, as the alert engine has it
 
-    def __init__(self, policy: AlertPolicy) -> None:
+
+class _Policy:
+    """One alert policy applied to the judged runs: per currency (what
+    `backtest` prints, to tell which currency), or `per_check` as the alert
+    engine applies it: one incident for the check, below while any currency
+    is (the alert's `currency` then names the currencies below when it opened,
+    joined by '+')."""
+
+    def __init__(self, policy: AlertPolicy, per_check: bool = False) -> None:
         self.policy = policy
+        self.per_check = per_check
         self.out = Replay()
         self.low_runs: dict[str, int] = {}
         self.ok_runs: dict[str, int] = {}
         self.open: set[str] = set()
 
     def step(self, at: datetime, judged: list[Measurement]) -> None:
+        below = ""
+        if self.per_check:
+            low = [m for m in judged if m.value > 0]
+            below = "+".join(m.tags[0].removeprefix("currency:") for m in low)
+            judged = [Measurement(JUDGED, 1.0 if low else 0.0, (f"currency:{CHECK}",),
+                                  tuple(s for m in low for s in m.samples))]
         for m in judged:
             cur = m.tags[0].removeprefix("currency:")
             if m.value > 0:
@@ -86,6 +101,8 @@ class _Policy:
                 if cur not in self.open and self.low_runs[cur] >= self.policy.trigger_after:
                     self.open.add(cur)
                     self.out.changes.append(Change(at, cur, "alert", "; ".join(m.samples)))
+                    if self.per_check:  # which currencies were below when it opened
+                        self.out.opened_by.append(below)
             else:
                 self.ok_runs[cur] = self.ok_runs.get(cur, 0) + 1
                 self.low_runs[cur] = 0
@@ -101,11 +118,11 @@ def replay(source: VolumeSource, options: PaymentVolumeOptions, start: datetime,
 
 def replay_policies(source: VolumeSource, options: PaymentVolumeOptions, start: datetime,
                     end: datetime, step: timedelta, policies: Sequence[AlertPolicy],
-                    ) -> list[Replay]:
+                    per_check: bool = False) -> list[Replay]:
     """One judgement pass, each of `policies` applied to it (the benchmark
     compares alert policies side by side on the very same runs)."""
     cached = CachedSource(source)
-    states = [_Policy(p) for p in policies]
+    states = [_Policy(p, per_check) for p in policies]
     runs = unknown = 0
     reason = ""
     for at in steps(start, end, step):
