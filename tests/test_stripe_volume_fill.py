@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from billing_monitor.alerting.history_fill import FillingHistory
 from billing_monitor.alerting.store import open_state
@@ -205,3 +205,31 @@ def test_a_drop_in_amount_alone_is_below_once_configured(fake: Any, stores: Any)
     below = next(m for m in ms if m.name == JUDGED and m.tags == ("currency:jpy",))
     assert below.value == 1.0
     assert any("jpy amount over 60 min" in s for s in below.samples)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_backfill_judges_and_old_integer_counts_are_widened(
+    fake: Any, pg_server: Any
+) -> None:
+    url = pg_server.fresh_database("volume_fill")
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a cursor store made before amounts: INTEGER counts
+        conn.execute(text("CREATE TABLE stripe_event_counts (scope VARCHAR(200), "
+                          "bucket BIGINT, key VARCHAR(200), count INTEGER NOT NULL, "
+                          "PRIMARY KEY (scope, bucket, key))"))
+    server, api_url = fake
+    server.clock = lambda: T0
+    for k in (4, 3, 2, 1, 0):
+        # A payment of 100M IDR a minute: 10^10 minor units (two decimals), past 2^31
+        hour_of_payments(server, T0 - k * WEEK, 1, "idr", 10**10, tag="i")
+    stores = (SqlCursorStore(engine), FillingHistory(open_state(url)))
+    ms = list(check(api_url, stores).collect(context(T0)))
+    assert values(ms, "payment_volume.value")[
+        ("currency:idr", "measure:amount", "window:60m")] == 60 * 10**10
+    assert values(ms, "payment_volume.baseline")[
+        ("currency:idr", "measure:count", "window:60m")] == 60
+    with engine.connect() as conn:
+        kind = conn.execute(text("SELECT data_type FROM information_schema.columns WHERE "
+                                 "table_name = 'stripe_event_counts' AND column_name = 'count'"))
+        assert kind.scalar() == "bigint"
+    engine.dispose()
