@@ -233,3 +233,16 @@ def test_on_postgresql_the_backfill_judges_and_old_integer_counts_are_widened(
                                  "table_name = 'stripe_event_counts' AND column_name = 'count'"))
         assert kind.scalar() == "bigint"
     engine.dispose()
+
+
+def test_weeks_older_than_stripe_keeps_are_said_plainly(fake: Any, stores: Any) -> None:
+    server, url = fake
+    server.clock = lambda: T0
+    weeks_of_traffic(server, range(1, 6))  # week 5 (35 days back) is no longer listed
+    # Five weeks asked, four back-filled: judged on those four.
+    ms = list(check(url, stores, weeks=5).collect(context(T0)))
+    assert values(ms, JUDGED) == {("currency:usd",): 0.0}
+    with pytest.raises(WarmingUp, match=r"warm-up: 4 of 5 weeks of history at this time of "
+                                        r"week, 5 needed; back-filled from Stripe's Events "
+                                        r"since .*; Stripe keeps events 30 days"):
+        check(url, stores, weeks=5, min_weeks=5).collect(context(T0))
