@@ -120,7 +120,8 @@ def options_from(pairs: list[str]) -> PaymentVolumeOptions:
         key, _, value = pair.partition("=")
         number = float(value) if "." in value else int(value)
         if key.startswith("alert."):  # alert.resolve_after=10
-            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 10}),
+            default = PaymentVolumeOptions.model_fields["alert"].default
+            raw["alert"] = {**raw.get("alert", default.model_dump()),
                             key.removeprefix("alert."): number}
         else:
             raw[key] = number
