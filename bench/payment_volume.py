@@ -4,6 +4,11 @@ policy (checks/volume_replay.py) over labelled synthetic series
 (bench/payment_series.py).
 
     python -m bench.payment_volume [--weeks 48] [--seeds 3] [--first-seed 1] [--set drop=0.25 ...]
+        [--policy 3/10 --policy 3/60 ...]
+
+`--policy TRIGGER/RESOLVE` (repeatable): alert policies applied side by side
+to the very same judged runs (one judgement pass, checks/volume_replay.py);
+without it, the options' own policy.
 
 Normal traffic: `--weeks` weeks after 4 weeks of history, from Monday
 2026-01-05 (month ends, Black Friday 2026-11-27 and Cyber Monday included at
@@ -26,7 +31,8 @@ from typing import Any
 
 from bench.payment_series import UTC, Incident, Series, generate, incident_plan, night_stop
 from billing_monitor.checks.payment_volume import PaymentVolumeOptions, Totals, Window
-from billing_monitor.checks.volume_replay import Change, replay
+from billing_monitor.checks.policy import AlertPolicy
+from billing_monitor.checks.volume_replay import Change, replay_policies
 
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 WARMUP_WEEKS = 4
@@ -58,27 +64,44 @@ class Alert:
     end: datetime | None
 
 
-def alerts(changes: list[Change]) -> list[Alert]:
-    opened: dict[str, datetime] = {}
+def alerts(changes: list[Change], opened_by: list[str] | None = None) -> list[Alert]:
+    """Alerts with their resolves. `opened_by`: per check (one incident for the
+    check, as the alert engine pages), the currencies below when each opened."""
+    labels = iter(opened_by or [])
+    opened: dict[str, tuple[str, datetime]] = {}
     out: list[Alert] = []
     for c in changes:
         if c.event == "alert":
-            opened[c.currency] = c.at
+            opened[c.currency] = (next(labels) if opened_by else c.currency, c.at)
         else:
-            out.append(Alert(c.currency, opened.pop(c.currency), c.at))
-    out += [Alert(cur, at, None) for cur, at in opened.items()]
+            label, at = opened.pop(c.currency)
+            out.append(Alert(label, at, c.at))
+    out += [Alert(label, at, None) for label, at in opened.values()]
     return sorted(out, key=lambda a: a.start)
 
 
 def belongs(a: Alert, inc: Incident, window: timedelta) -> bool:
-    return inc.currency in (None, a.currency) and inc.start <= a.start <= inc.end + window
+    return ((inc.currency is None or inc.currency in a.currency.split("+"))
+            and inc.start <= a.start <= inc.end + window)
 
 
 def run(series: Series, options: PaymentVolumeOptions) -> list[Alert]:
+    return run_policies(series, options, [options.alert])[0]
+
+
+def run_policies(series: Series, options: PaymentVolumeOptions,
+                 policies: list[AlertPolicy], per_check: bool = False) -> list[list[Alert]]:
     first = series.start + timedelta(weeks=WARMUP_WEEKS)
     end = series.start + timedelta(minutes=series.minutes)
-    return alerts(replay(SeriesSource(series), options, first, end,
-                         timedelta(minutes=1)).changes)
+    return [alerts(r.changes, r.opened_by if per_check else None) for r in replay_policies(
+        SeriesSource(series), options, first, end, timedelta(minutes=1), policies, per_check)]
+
+
+def policy_from(text: str, base: AlertPolicy) -> AlertPolicy:
+    """`3/60`: trigger_after 3, resolve_after 60."""
+    trigger, _, resolve = text.partition("/")
+    return base.model_copy(update={"trigger_after": int(trigger),
+                                   "resolve_after": int(resolve)})
 
 
 def delays(found: list[Alert], incidents: list[Incident],
@@ -97,7 +120,8 @@ def options_from(pairs: list[str]) -> PaymentVolumeOptions:
         key, _, value = pair.partition("=")
         number = float(value) if "." in value else int(value)
         if key.startswith("alert."):  # alert.resolve_after=10
-            raw["alert"] = {**raw.get("alert", {"trigger_after": 3, "resolve_after": 10}),
+            default = PaymentVolumeOptions.model_fields["alert"].default
+            raw["alert"] = {**raw.get("alert", default.model_dump()),
                             key.removeprefix("alert."): number}
         else:
             raw[key] = number
@@ -112,36 +136,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weather", type=float, default=0.06, help="day-level noise (sd of log)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="a payment_volume option, e.g. drop=0.25")
+    p.add_argument("--policy", action="append", default=[], metavar="TRIGGER/RESOLVE",
+                   help="an alert policy to compare, e.g. 3/60 (repeatable)")
+    p.add_argument("--per-check", action="store_true",
+                   help="one incident per check, as the alert engine pages (default: one "
+                        "alert per currency, as backtest prints them)")
     a = p.parse_args(argv)
     options = options_from(a.set)
+    policies = [policy_from(t, options.alert) for t in a.policy] or [options.alert]
+    names = [f"{q.trigger_after}/{q.resolve_after}" for q in policies]
     window = timedelta(minutes=options.window_minutes)
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
           f"options: " + ", ".join(f"{k}={getattr(options, k)}" for k in (
               "window_minutes", "drop", "floor", "min_volume", "fast_window_minutes",
               "fast_drop", "fast_min_volume", "band_k", "weeks", "min_weeks")))
-    print(f"alert policy: trigger_after={options.alert.trigger_after}, "
-          f"resolve_after={options.alert.resolve_after}, one run a minute")
-    print("\n| seed | incident | currency | starts | delay (min) |\n|---|---|---|---|---|")
-    false_total = 0
+    print("alert policies (trigger_after/resolve_after), one run a minute: " + ", ".join(names)
+          + ("; one incident per check (as paged)" if a.per_check else "; alerts per currency"))
+    print("\n| seed | incident | currency | starts | " + " | ".join(
+        f"delay (min), {n}" for n in names) + " |\n|---|---|---|---|" + "---|" * len(names))
+    false_total = [0] * len(policies)
     for seed in range(a.first_seed, a.first_seed + a.seeds):
         t0 = time.perf_counter()
         incidents = [*incident_plan(START, WARMUP_WEEKS, seed), night_stop(START, WARMUP_WEEKS)]
         faulty = generate(START, WARMUP_WEEKS + 5, seed + 1000, incidents, weather=a.weather)
-        found, false = delays(run(faulty, options), incidents, window)
-        for inc, d in found.items():
+        scored = [delays(found, incidents, window)
+                  for found in run_policies(faulty, options, policies, a.per_check)]
+        for inc in incidents:
+            cells = ["missed" if (d := found[inc]) is None else f"{d:.0f}" for found, _ in scored]
             print(f"| {seed} | {inc.kind} | {inc.currency or 'all'} | "
-                  f"{inc.start:%a %H:%M} | {'missed' if d is None else f'{d:.0f}'} |")
+                  f"{inc.start:%a %H:%M} | " + " | ".join(cells) + " |")
         normal = generate(START, WARMUP_WEEKS + a.weeks, seed, weather=a.weather)
-        spurious = run(normal, options)
-        false_total += len(spurious)
-        print(f"| {seed} | (false alerts: {len(false)} in the incident weeks, "
-              f"{len(spurious)} in {a.weeks} normal weeks, {time.perf_counter() - t0:.0f} s) |"
-              " | | |")
-        for s in spurious:
-            print(f"|   | false alert | {s.currency} | {s.start:%a %Y-%m-%d %H:%M} | |")
+        spurious = run_policies(normal, options, policies, a.per_check)
+        for i, (name, sp, (_, false)) in enumerate(zip(names, spurious, scored, strict=True)):
+            false_total[i] += len(sp)
+            print(f"| {seed} | (policy {name}: false alerts: {len(false)} in the incident "
+                  f"weeks, {len(sp)} in {a.weeks} normal weeks) | | |" + " |" * len(names))
+            for s in sp:
+                print(f"|   | false alert, {name} | {s.currency} | "
+                      f"{s.start:%a %Y-%m-%d %H:%M} |" + " |" * len(names))
+        print(f"| {seed} | ({time.perf_counter() - t0:.0f} s) | | |" + " |" * len(names))
     weeks = a.weeks * a.seeds
-    print(f"\nfalse alerts over normal traffic: {false_total} in {weeks} weeks = "
-          f"{false_total / weeks * 8:.2f} per 8 weeks")
+    for name, total in zip(names, false_total, strict=True):
+        print(f"\npolicy {name}: false alerts over normal traffic: {total} in {weeks} weeks = "
+              f"{total / weeks * 8:.2f} per 8 weeks")
     return 0
 
 

@@ -16,7 +16,7 @@ from billing_monitor.checks.templates import RUNBOOK_MAX, first_problem
 from billing_monitor.checks.thresholds import Thresholds
 
 if TYPE_CHECKING:
-    from billing_monitor.checks.history import HistoryReader
+    from billing_monitor.checks.history import HistoryStore
     from billing_monitor.checks.stripe.client import StripeApi
     from billing_monitor.checks.stripe.state import CursorStore
 
@@ -97,7 +97,7 @@ class Services(Protocol):
 
     def stripe_cursors(self) -> CursorStore: ...
 
-    def history(self) -> HistoryReader: ...
+    def history(self) -> HistoryStore: ...
 
 
 OptionsT = TypeVar("OptionsT", bound=CheckOptions)

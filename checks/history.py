@@ -11,7 +11,7 @@ share a series.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,12 +39,24 @@ class HistoryReader(Protocol):
                max_points: int = MAX_POINTS) -> list[HistoryPoint]: ...
 
 
+class HistoryStore(HistoryReader, Protocol):
+    """The history as a check is handed it: read, and back-filled where a check
+    can reconstruct what it did not measure (stripe_payment_volume from
+    Stripe's Events). `fill` writes `(time, series key, value)` only into
+    buckets that hold nothing yet; it never overwrites a measured value."""
+
+    def fill(self, check: str, values: Sequence[tuple[datetime, str, float]]) -> int: ...
+
+
 class NullHistory:
-    """No state store, no history."""
+    """No state store, no history: nothing read, nothing kept."""
 
     def series(self, check: str, since: datetime, until: datetime,
                max_points: int = MAX_POINTS) -> list[HistoryPoint]:
         return []
+
+    def fill(self, check: str, values: Sequence[tuple[datetime, str, float]]) -> int:
+        return 0
 
 
 def tags_key(tags: Iterable[str]) -> str:

@@ -53,9 +53,11 @@ def sql_query(query: str, allowed: set[str]) -> str:
     return check_query(query)
 
 
-def compiled(query: str, limit: int) -> TextClause:
+def compiled(query: str, limit: int, prefix: str = "") -> TextClause:
+    """The bounded query with typed timestamps; `prefix` is `EXPLAIN ` for
+    `validate --connect`, which plans it without running it."""
     names = bind_names(query)
-    return text(bounded(query, limit)).bindparams(
+    return text(prefix + bounded(query, limit)).bindparams(
         *(bindparam(n, type_=_STAMP) for n in ("window_start", "window_end", "now")
           if n in names))
 

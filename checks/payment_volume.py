@@ -76,8 +76,10 @@ class PaymentVolumeOptions(CheckOptions):
         default_factory=dict, description="judge amounts: shortfall in major units, by currency")
     amount_min_volume: dict[str, float] = Field(default_factory=dict)
     thresholds: Thresholds = Thresholds(critical=0)
-    # Ten quiet runs to resolve: a bad day's hour that dips in and out pages once.
-    alert: AlertPolicy = AlertPolicy(trigger_after=3, resolve_after=10)
+    # Four runs below in a row to alert (a drop must hold, not blip), and a
+    # recovery window of an hour (60 quiet runs) to resolve, as a Datadog
+    # anomaly monitor's trigger and recovery windows: docs/benchmarks.md 7.
+    alert: AlertPolicy = AlertPolicy(trigger_after=4, resolve_after=60)
     description: str = "Successful payments below the same hour of the week in past weeks"
 
     def thresholds_for(self, metric: str) -> Thresholds:

@@ -15,6 +15,7 @@ from billing_monitor.checks.stripe.feeds import (
     PAYMENT_FAILURE_RATE,
     PAYOUTS_FAILED,
 )
+from billing_monitor.checks.stripe.freshness import STRIPE_PAYMENT_FRESHNESS
 from billing_monitor.checks.stripe.lists import (
     INVOICE_PAYMENT_FAILURES,
     STUCK_PAYMENT_INTENTS,
@@ -41,6 +42,6 @@ CHECK_TYPES: dict[str, CheckType[Any]] = _index(
         # Stripe (checks/stripe_*.py)
         PAYMENT_FAILURE_RATE, STUCK_PAYMENT_INTENTS, SUBSCRIPTIONS_PAST_DUE, WEBHOOK_HEALTH,
         INVOICE_PAYMENT_FAILURES, DISPUTES_OPENED, PAYOUTS_FAILED, STRIPE_RECONCILIATION,
-        STRIPE_PAYMENT_VOLUME,
+        STRIPE_PAYMENT_VOLUME, STRIPE_PAYMENT_FRESHNESS,
     ]
 )

@@ -68,15 +68,15 @@ def test_prints_every_alert_and_resolve(setup: Path) -> None:
     out = json.loads(r.stdout)
     events = [(c["event"], c["at"][11:16]) for c in out["changes"]]
     # The stop: the 10-minute window (baseline 50) is 80 % short after 8
-    # minutes (12:08); three runs in a row (trigger_after = 3) alert at 12:10.
+    # minutes (12:08); four runs in a row (trigger_after = 4) alert at 12:11.
     # The hour's band is 300 - 4 * sqrt(300 + (0.05 * 300)^2) = 208.35: the
     # hour is under it while it holds 19 stopped minutes or more, until 13:11;
-    # above it from 13:12, resolved after ten runs (resolve_after = 10) at
-    # 13:21. The drop takes 2 a minute off: under the band after 46 minutes
-    # (15:46), alert at 15:48; after 17:00 the hour is 180 + 2x, above the band
-    # from 17:15, resolved at 17:24.
-    assert events == [("alert", "12:10"), ("resolve", "13:21"),
-                      ("alert", "15:48"), ("resolve", "17:24")]
+    # above it from 13:12, resolved after sixty runs (resolve_after = 60) at
+    # 14:11. The drop takes 2 a minute off: under the band after 46 minutes
+    # (15:46), alert at 15:49; after 17:00 the hour is 180 + 2x, above the band
+    # from 17:15, resolved at 18:14.
+    assert events == [("alert", "12:11"), ("resolve", "14:11"),
+                      ("alert", "15:49"), ("resolve", "18:14")]
     assert out["changes"][0]["detail"] == (
         "usd count over 10 min: 100% below the baseline 50 (alert at 80%)")
     assert out["runs"] == 8 * 60 + 30 and out["still_alerting"] == []

@@ -93,6 +93,34 @@ def test_validate_connect_exit_78_when_the_database_refuses_a_query(
         r.stdout)
 
 
+PAYMENT_CHECKS = (
+    '[checks.volume]\ntype = "payment_volume"\nquery = """SELECT \'usd\' AS currency, '
+    "COUNT(*) AS count, SUM(b.amount_cents) AS amount FROM billing_records b "
+    'WHERE b.billed_at >= :window_start AND b.billed_at < :window_end"""\n'
+    '[checks.fresh]\ntype = "payment_freshness"\nmax_silence_minutes = 60\nquery = """'
+    "SELECT MAX(attempted_at) FROM charge_attempts WHERE status = 'succeeded' "
+    'AND attempted_at <= :now"""\n')
+
+
+def test_validate_connect_plans_the_payment_checks_queries_with_their_parameters(
+    tmp_path: Path, billing: tuple[str, Engine]
+) -> None:
+    r = cli("--config", str(_config(tmp_path, _as(billing[0], ROLE), PAYMENT_CHECKS)),
+            "validate", "--connect")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "checks.volume.query: planned by the database" in r.stdout
+    assert "checks.fresh.query: planned by the database" in r.stdout
+    # A column that is not there, and a table the role may not read, are refused.
+    broken = (PAYMENT_CHECKS.replace("b.billed_at >= :window_start", "b.paid_at >= :window_start")
+              .replace("FROM charge_attempts", "FROM pg_authid, charge_attempts"))
+    r = cli("--config", str(_config(tmp_path, _as(billing[0], ROLE), broken)),
+            "validate", "--connect")
+    assert r.returncode == 78, r.stdout + r.stderr
+    assert ('checks.volume.query: the database refuses it: column b.paid_at does not exist'
+            in r.stdout)
+    assert "checks.fresh.query: the database refuses it: permission denied" in r.stdout
+
+
 def test_validate_connect_exit_69_when_unreachable(tmp_path: Path) -> None:
     from tests.peers.postgres import free_port
 

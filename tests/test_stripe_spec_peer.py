@@ -52,6 +52,11 @@ def test_expand_total_count_on_search_is_refused_as_stripe_does(fake: Any) -> No
     ("/v1/events", {"limit": "ten"}, "limit", "Invalid integer: ten"),
     ("/v1/events", {"delivery_success": "no"}, "delivery_success", "Invalid boolean: no"),
     ("/v1/events", {"type": "a", "types[0]": "b"}, "types", "either type or types"),
+    ("/v1/events", {"types[0]": "payment_intent.succeeded", "types[1]": "charge.succeded"},
+     "types", "Invalid types[1]: charge.succeded is not an event type"),
+    ("/v1/events", {"type": "payment.*"}, "type", "matches no event type"),
+    ("/v1/events", {"created[gte]": "yesterday"}, "created[gte]", "Invalid integer"),
+    ("/v1/events", {"created[after]": "1"}, "created[after]", "unknown parameter"),
     ("/v1/events", {"expand[0]": "data.customer"}, "expand", "cannot be expanded"),
     ("/v1/subscriptions", {"status": "overdue"}, "status", "Invalid status: must be one of"),
     ("/v1/invoices", {"status": "open", "due_date[before]": "1"}, "due_date[before]",
@@ -74,6 +79,24 @@ def test_the_peer_refuses_what_the_spec_forbids(
 ) -> None:
     _, url = fake
     assert message in refused(get(url, path, params), param)
+
+
+def test_known_event_types_and_patterns_pass(fake: Any) -> None:
+    _, url = fake
+    for params in ({"types[0]": "payment_intent.succeeded", "types[1]": "charge.succeeded"},
+                   {"type": "charge.dispute.*"}, {"type": "payout.failed"}):
+        assert get(url, "/v1/events", params).status_code == 200
+
+
+def test_events_older_than_30_days_are_not_listed(fake: Any) -> None:
+    server, url = fake
+    now = 1_790_000_000
+    server.clock = lambda: now
+    for i, age in enumerate((31 * 86400, 30 * 86400 - 60, 60)):
+        server.add("events", {"id": f"evt_{i}", "object": "event", "type": "payout.failed",
+                              "created": now - age, "data": {"object": {}}})
+    listed = get(url, "/v1/events", {"created[gte]": str(now - 40 * 86400)}).json()["data"]
+    assert [e["id"] for e in listed] == ["evt_2", "evt_1"]
 
 
 def test_an_unknown_cursor_is_a_400_naming_the_parameter(fake: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from billing_monitor.alerting import history
-from billing_monitor.alerting.history import StoreHistory
+from billing_monitor.alerting.history_fill import FillingHistory
 from billing_monitor.alerting.store import open_state
 from billing_monitor.checks.history import series_key
 from billing_monitor.checks.payment_volume import JUDGED, WarmingUp
@@ -25,7 +25,7 @@ T0 = 1_790_000_040  # on the minute
 END = datetime.fromtimestamp(T0, UTC)
 
 
-def state(tmp_path: Path, weeks: int, per_hour: int = 120, *account: str) -> StoreHistory:
+def state(tmp_path: Path, weeks: int, per_hour: int = 120, *account: str) -> FillingHistory:
     """What this check recorded at this time of week in `weeks` past weeks."""
     engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
     with engine.begin() as conn:
@@ -35,7 +35,7 @@ def state(tmp_path: Path, weeks: int, per_hour: int = 120, *account: str) -> Sto
                                                      f"window:{w}m", *account)),
                  per_hour * w / 60)
                 for w in (60, 10)])
-    return StoreHistory(engine)
+    return FillingHistory(engine)
 
 
 def payments(server: Any, minutes: range, per_minute: int = 2,

@@ -27,8 +27,10 @@ from billing_monitor.checks.stripe.state import Cursor, CursorStore, CursorUpdat
 
 RETENTION_SECONDS = 30 * 86400
 Event = dict[str, Any]
-# An event's contributions: (count key, sample id or None) pairs.
-Classifier = Callable[[Event], Sequence[tuple[str, str | None]]]
+# An event's contributions: (count key, sample id or None) pairs, or triples
+# whose third item is what it adds (an amount in minor units; else 1).
+Contribution = tuple[str, str | None] | tuple[str, str | None, int]
+Classifier = Callable[[Event], Sequence[Contribution]]
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,11 @@ class EventReader:
             fresh.add(e["id"])
             created = int(e["created"])
             update.seen.append((e["id"], created))
-            for key, sample in classify(e):
+            for item in classify(e):
+                key, sample = item[0], item[1]
                 bucket = created - created % 60
-                update.counts[(bucket, key)] = update.counts.get((bucket, key), 0) + 1
+                weight = item[2] if len(item) == 3 else 1
+                update.counts[(bucket, key)] = update.counts.get((bucket, key), 0) + weight
                 if sample is not None:
                     update.samples.append((key, sample, created))
         # The new cursor: the newest event at least `overlap` seconds old.

@@ -18,7 +18,7 @@ from billing_monitor.checks.stripe.base import (
     scope,
 )
 from billing_monitor.checks.stripe.client import StripeApi
-from billing_monitor.checks.stripe.events import Event, EventReader, FeedOptions
+from billing_monitor.checks.stripe.events import Contribution, Event, EventReader, FeedOptions
 from billing_monitor.checks.stripe.state import CursorStore
 from billing_monitor.checks.thresholds import Thresholds
 
@@ -60,7 +60,7 @@ class FeedCheck(StripeCheck):
             options.backfill_max_pages, options.max_pages,
         )
 
-    def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
+    def classify(self, event: Event) -> Sequence[Contribution]:
         raise NotImplementedError
 
     def report(

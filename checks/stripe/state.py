@@ -18,14 +18,16 @@ from sqlalchemy import (
     Column,
     Engine,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
     delete,
     func,
+    inspect,
     select,
 )
+
+from billing_monitor.checks.stripe.fill_state import FillStore, SqlFillStore
 
 metadata = MetaData()
 
@@ -52,7 +54,9 @@ event_counts = Table(
     Column("scope", String(200), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),  # epoch seconds, start of the minute
     Column("key", String(200), primary_key=True),
-    Column("count", Integer, nullable=False),
+    # BIGINT: stripe_payment_volume adds amounts in minor units (a minute's
+    # can pass 2^31); stores made before are widened in SqlCursorStore.
+    Column("count", BigInteger, nullable=False),
 )
 
 event_samples = Table(
@@ -64,6 +68,17 @@ event_samples = Table(
     Column("created", BigInteger, nullable=False),
     Index("ix_stripe_event_samples", "scope", "key", "created"),
 )
+
+
+def _widen_counts(engine: Engine) -> None:
+    """A PostgreSQL store made when counts were INTEGER gets BIGINT (SQLite's
+    integers are 64-bit whatever the declared type)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        kind = {c["name"]: c["type"] for c in inspect(conn).get_columns(event_counts.name)}
+        if not isinstance(kind["count"], BigInteger):
+            conn.exec_driver_sql("ALTER TABLE stripe_event_counts ALTER COLUMN count TYPE BIGINT")
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class CursorUpdate:
 
 
 class CursorStore(Protocol):
+    fills: FillStore  # stripe_payment_volume's back-fill progress (fill_state.py)
+
     def load(self, scope: str) -> Cursor | None: ...
 
     def seen(self, scope: str, ids: Iterable[str]) -> set[str]: ...
@@ -102,6 +119,8 @@ class SqlCursorStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         metadata.create_all(engine)
+        _widen_counts(engine)
+        self.fills: FillStore = SqlFillStore(engine)
 
     def load(self, scope: str) -> Cursor | None:
         with self._engine.connect() as conn:

@@ -6,22 +6,29 @@ history in the state store (checks/history.py, injected): the value this
 check recorded in the 5-minute bucket holding the same time of week, so a
 past window can be off by up to the bucket (and the runs' schedule).
 
-Until `min_weeks` weeks of history exist at this time of week the check is
-UNKNOWN with the reason (warm-up); the values it measured are still reported
-with the failure, so that the history fills. Counts only: amounts are not
-read from events here. Not yet back-filled from Events (Stripe keeps 30
-days): a new install waits `min_weeks` weeks.
+Count and amount per currency (amounts as Stripe gives them, in the
+currency's minor units: PaymentIntents' `amount_received`, charges' `amount`).
+The history is back-filled from Events on the first run and after a gap
+(checks/stripe/volume_fill.py): with the default 4 weeks every baseline week
+is inside Stripe's 30 days, so a new install judges once the back-fill has
+read back 4 weeks. Until `min_weeks` weeks of history exist at this time of
+week the check is UNKNOWN with the reason (warm-up, and how far the back-fill
+has come); the values it measured are still reported with the failure, so
+that the history fills.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import Field
+
 from billing_monitor.checks.base import CheckType, Services
 from billing_monitor.checks.contract import CheckContext, Measurement
-from billing_monitor.checks.history import HistoryReader
+from billing_monitor.checks.history import HistoryReader, HistoryStore
 from billing_monitor.checks.payment_volume import (
     ALL,
     PaymentVolumeOptions,
@@ -32,7 +39,7 @@ from billing_monitor.checks.payment_volume import (
 )
 from billing_monitor.checks.stripe.base import account_tags, scope
 from billing_monitor.checks.stripe.client import StripeApi
-from billing_monitor.checks.stripe.events import Event
+from billing_monitor.checks.stripe.events import Contribution, Event
 from billing_monitor.checks.stripe.feeds import (
     FeedCheck,
     FeedCheckOptions,
@@ -40,11 +47,14 @@ from billing_monitor.checks.stripe.feeds import (
     event_object,
 )
 from billing_monitor.checks.stripe.state import CursorStore
+from billing_monitor.checks.stripe.volume_fill import FillRun, HistoryFiller
 
 BUCKET = timedelta(minutes=5)  # the history's finest resolution
 
 
 class StripeVolumeOptions(PaymentVolumeOptions, FeedCheckOptions):
+    history_pages: int = Field(default=20, ge=1, le=500,
+                               description="back-fill: event pages per run and account")
     description: str = "Successful Stripe payments below the same hour of the week in past weeks"
 
 
@@ -62,13 +72,15 @@ class HistoryWindows:
             return self._current[minutes]
         bucket = datetime.fromtimestamp(end.timestamp() // 300 * 300, UTC)
         points = self._history.series(self._check, bucket, bucket + BUCKET, max_points=10)
-        out: Window = {}
+        found: dict[str, dict[str, int]] = {}
         for p in points:
             tags = dict(t.split(":", 1) for t in p.tags.split(","))
-            if (tags.get("metric") == "payment_volume.value" and tags.get("measure") == "count"
+            if (tags.get("metric") == "payment_volume.value" and tags.get("measure")
                     and tags.get("window") == f"{minutes}m" and tags.get("currency") != ALL
                     and tags.get("account") == self._account):
-                out[tags["currency"]] = Totals(int(p.value), 0)
+                found.setdefault(tags["currency"], {})[tags["measure"]] = int(p.value)
+        out = {cur: Totals(m.get("count", 0), m.get("amount", 0)) for cur, m in found.items()
+               if "count" in m}
         return out or None  # nothing recorded then: no history
 
 
@@ -76,16 +88,29 @@ class StripePaymentVolume(FeedCheck):
     types = ("payment_intent.succeeded", "charge.succeeded")
 
     def __init__(self, name: str, api: StripeApi, store: CursorStore,
-                 options: StripeVolumeOptions, history: HistoryReader) -> None:
+                 options: StripeVolumeOptions, history: HistoryStore,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name, api, store, options)
         self._history = history
         self._measured: list[Measurement] = []
+        self.filler = HistoryFiller(
+            name, api, store.fills, history, self.types, self.weigh,
+            [m for m, _ in options.windows()], options.weeks, options.history_pages,
+            monotonic)
 
-    def classify(self, event: Event) -> Sequence[tuple[str, str | None]]:
+    def classify(self, event: Event) -> Sequence[Contribution]:
         obj = event_object(event)
         if event["type"] == "charge.succeeded" and obj.get("payment_intent"):
             return []  # counted as its PaymentIntent
-        return [(f"currency:{str(obj.get('currency') or 'none').lower()}", None)]
+        cur = str(obj.get("currency") or "none").lower()
+        amount = obj.get("amount_received") if event["type"].startswith("payment_intent") \
+            else None
+        amount = amount if isinstance(amount, int) else obj.get("amount")
+        return [(f"currency:{cur}", None),
+                (f"amount:{cur}", None, amount if isinstance(amount, int) else 0)]
+
+    def weigh(self, event: Event) -> list[tuple[str, int]]:
+        return [(c[0], c[2] if len(c) == 3 else 1) for c in self.classify(event)]
 
     def report(self, counts: dict[str, int], samples: Samples,
                tags: tuple[str, ...]) -> list[Measurement]:
@@ -96,21 +121,23 @@ class StripePaymentVolume(FeedCheck):
         assert isinstance(options, StripeVolumeOptions)
         key = scope(self.name, account)
         now = int(ctx.now.timestamp())
+        tags = account_tags(account)
+        filled = self.filler.run(key, account, now, ctx.deadline, tags)
         self._reader.read(key, account, now, self.feed, self.classify)
         end = datetime.fromtimestamp(now // 60 * 60, UTC)
         current: dict[int, Window] = {}
         for minutes, _ in options.windows():
             counts = self._store.counts(key, int(end.timestamp()) - minutes * 60)
-            current[minutes] = {k.removeprefix("currency:"): Totals(n, 0)
-                                for k, n in counts.items() if k.startswith("currency:")}
-        tags = account_tags(account)
+            current[minutes] = {
+                k.removeprefix("currency:"): Totals(n, counts.get(f"amount:{k[9:]}", 0))
+                for k, n in counts.items() if k.startswith("currency:")}
         source = HistoryWindows(self.name, end, current, self._history,
                                 account if account else None)
         try:
             out = judge_all(source, end, options)
-        except WarmingUp:
+        except WarmingUp as exc:
             self._measured = [_tagged(m, tags) for m in _values(current, options)]
-            raise
+            raise WarmingUp(f"{exc}; {fill_status(filled, options.weeks)}") from None
         return [_tagged(m, tags) for m in out]
 
     def measure_all(self, ctx: CheckContext) -> list[Measurement]:
@@ -141,11 +168,25 @@ class StripePaymentVolume(FeedCheck):
             raise
 
 
+def fill_status(run: FillRun, weeks: int) -> str:
+    """Where the back-fill from Events stands, for the warm-up reason."""
+    f = run.fill
+    day = f"{datetime.fromtimestamp(f.since, UTC):%Y-%m-%d %H:%M} UTC"
+    if not f.done:
+        back = datetime.fromtimestamp(f.filled_down_to, UTC)
+        return (f"back-filling from Stripe's Events: history filled back to "
+                f"{back:%Y-%m-%d %H:%M} UTC of {day} ({run.pages} pages this run; "
+                f"resumes next run)")
+    return (f"back-filled from Stripe's Events since {day}; Stripe keeps events 30 days, "
+            f"so the weeks of the {weeks}-week baseline older than that fill as the live "
+            f"history reaches them")
+
+
 def _values(current: dict[int, Window], options: PaymentVolumeOptions) -> list[Measurement]:
-    return [Measurement("payment_volume.value", float(t.count),
-                        (f"currency:{cur}", "measure:count", f"window:{minutes}m"))
+    return [Measurement("payment_volume.value", float(getattr(t, measure)),
+                        (f"currency:{cur}", f"measure:{measure}", f"window:{minutes}m"))
             for minutes, w in current.items() for cur, t in sorted(w.items())
-            if minutes in dict(options.windows())]
+            for measure in ("count", "amount") if minutes in dict(options.windows())]
 
 
 def _tagged(m: Measurement, tags: tuple[str, ...]) -> Measurement:

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine
 
-from billing_monitor.alerting.history import StoreHistory
+from billing_monitor.alerting.history_fill import FillingHistory
 from billing_monitor.alerting.store import open_state
 from billing_monitor.checking.billing_db import cancel_running, open_engine
-from billing_monitor.checks.history import HistoryReader
+from billing_monitor.checks.history import HistoryStore
 from billing_monitor.checks.stripe.client import StripeApi, build_stripe_api
 from billing_monitor.checks.stripe.state import CursorStore, SqlCursorStore
 from billing_monitor.settings.model import Settings
@@ -30,7 +30,7 @@ class AppServices:
         self._engine: Engine | None = None
         self._stripe: StripeApi | None = None
         self._cursors: CursorStore | None = None
-        self._history: HistoryReader | None = None
+        self._history: HistoryStore | None = None
 
     def billing_engine(self) -> Engine:
         if self._engine is None:
@@ -55,10 +55,10 @@ class AppServices:
             self._cursors = SqlCursorStore(open_state(url))
         return self._cursors
 
-    def history(self) -> HistoryReader:
+    def history(self) -> HistoryStore:
         """The measurement history in the state store (the volume checks' baselines)."""
         if self._history is None:
-            self._history = StoreHistory(open_state(self._settings.state.url))
+            self._history = FillingHistory(open_state(self._settings.state.url))
         return self._history
 
     def close(self) -> None:

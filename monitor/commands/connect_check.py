@@ -1,9 +1,10 @@
 """`billing-monitor validate --connect`: connect to the billing database as
 the daemon would and verify what the configuration cannot say alone.
 
-- every SQL check's query (and sample query) is planned by the database with
-  EXPLAIN, never run: an unknown table or column, or a missing SELECT
-  privilege, is a problem (exit 78);
+- every SQL check's query (and sample query), and the payment_volume and
+  payment_freshness queries with their :window_start/:window_end and :now,
+  are planned by the database with EXPLAIN, never run: an unknown table or
+  column, or a missing SELECT privilege, is a problem (exit 78);
 - the role's power, which should be SELECT on the tables the checks name and
   nothing else (docs/database-role.md): write privileges on any table or
   sequence, CREATE on the database or a schema, superuser or the other
@@ -19,13 +20,17 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.engine import make_url
 
 from billing_monitor.checking.billing_db import open_engine
 from billing_monitor.checks.contract import CheckContext
 from billing_monitor.checks.deadline import database_deadline
+from billing_monitor.checks.payment_freshness import SqlFreshnessOptions
+from billing_monitor.checks.payment_sql import SqlVolumeOptions, compiled
 from billing_monitor.checks.period import current_period
 from billing_monitor.checks.sql import SqlOptions, compile_query, parameters
 from billing_monitor.checks.sql_results import MAX_ROWS
@@ -77,13 +82,27 @@ class ConnectReport:
     warnings: list[str] = field(default_factory=list)  # exit 1
 
 
-def _queries(settings: Settings) -> list[tuple[str, str, str]]:
-    out = []
+Planned = tuple[str, str, TextClause, dict[str, Any]]  # check, key, statement, binds
+
+
+def _queries(settings: Settings, ctx: CheckContext, prefix: str) -> list[Planned]:
+    """Every query a check of the configuration runs, as EXPLAIN statements with
+    the parameters the check binds: the payment checks' windows and :now too."""
+    out: list[Planned] = []
     for name, options in settings.checks.items():
         if isinstance(options, SqlOptions):
-            out.append((name, "query", options.query))
+            binds = parameters(ctx)
+            out.append((name, "query",
+                        compile_query(prefix + bounded(options.query, MAX_ROWS + 1)), binds))
             if options.sample_query:
-                out.append((name, "sample_query", options.sample_query))
+                out.append((name, "sample_query", compile_query(
+                    prefix + bounded(options.sample_query, MAX_ROWS + 1)), binds))
+        elif isinstance(options, SqlVolumeOptions):
+            window = {"window_start": ctx.now - timedelta(minutes=options.window_minutes),
+                      "window_end": ctx.now}
+            out.append((name, "query", compiled(options.query, MAX_ROWS + 1, prefix), window))
+        elif isinstance(options, SqlFreshnessOptions):
+            out.append((name, "query", compiled(options.query, 2, prefix), {"now": ctx.now}))
     return out
 
 
@@ -93,11 +112,10 @@ def _explain(conn: Connection, settings: Settings, report: ConnectReport) -> Non
     ctx = CheckContext(current_period(p.kind, p.timezone, now, p.offset), now,
                        time.monotonic() + EXPLAIN_TIMEOUT_S, settings.monitor.sample_limit)
     prefix = "EXPLAIN " if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    for name, key, query in _queries(settings):
-        statement = compile_query(prefix + bounded(query, MAX_ROWS + 1))
+    for name, key, statement, binds in _queries(settings, ctx, prefix):
         try:
             with database_deadline(conn, time.monotonic() + EXPLAIN_TIMEOUT_S):
-                conn.execute(statement, parameters(ctx)).all()
+                conn.execute(statement, binds).all()
             report.verified.append(f"checks.{name}.{key}: planned by the database")
         except Exception as exc:
             first = str(getattr(exc, "orig", exc)).strip().splitlines()

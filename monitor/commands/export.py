@@ -37,9 +37,15 @@ _BEFORE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def check_metric(name: str, opts: CheckOptions) -> str:
-    """The metric a check emits: its `metric` option (SQL checks) or its name."""
-    return str(getattr(opts, "metric", None) or name)
+def check_metrics(name: str, opts: CheckOptions) -> tuple[str, ...]:
+    """The metrics a check's thresholds judge, as the sinks emit them: its
+    `metric` (SQL checks, payment_volume, payment_freshness), else its type's
+    judged metrics (the Stripe checks: `stripe.payment_failure_rate`, ...), else
+    its name (the built-in billing checks)."""
+    metric = getattr(opts, "metric", None)
+    if metric:
+        return (str(metric),)
+    return tuple(getattr(opts, "judged", ())) or (name,)
 
 
 def max_gap_minutes(schedule: str, timezone: str) -> int:
@@ -73,8 +79,8 @@ def _title(metric: str) -> str:
 def dashboard(settings: Settings) -> dict[str, Any]:
     ns, scope = settings.statsd.namespace, _scope(settings)
     widgets = []
-    for name, opts in settings.checks.items():
-        metric = check_metric(name, opts)
+    for (name, opts), metric in ((c, m) for c in settings.checks.items()
+                                 for m in check_metrics(*c)):
         t = opts.thresholds
         markers = [
             {"value": f"y = {level:g}", "display_type": f"{kind} dashed",
@@ -147,11 +153,12 @@ def _message(settings: Settings, name: str, opts: CheckOptions, metric: str, pag
 
 def monitors(settings: Settings) -> list[dict[str, Any]]:
     ns, out = settings.statsd.namespace, []
-    for name, opts in settings.checks.items():
+    for (name, opts), metric in ((c, m) for c in settings.checks.items()
+                                 for m in check_metrics(*c)):
         t = opts.thresholds
         if t.warning is None and t.critical is None:
             continue
-        metric = check_metric(name, opts)
+        several = len(check_metrics(name, opts)) > 1
         minutes, label = window_for(max_gap_minutes(opts.schedule, settings.daemon.timezone))
         # Datadog needs a critical level; a warning-only check alerts at its
         # warning level without paging.
@@ -176,7 +183,8 @@ def monitors(settings: Settings) -> list[dict[str, Any]]:
         query = (f"{aggregate}(last_{label}):max:{ns}{metric}"
                  f"{{{_scope(settings, f'check:{name}')}}} {t.comparator} {critical:g}")
         out.append({
-            "name": f"[Billing] {name}" + ("" if pages else " (warning only)"),
+            "name": f"[Billing] {name}" + (f": {metric}" if several else "")
+                    + ("" if pages else " (warning only)"),
             "type": "metric alert",
             "query": query,
             "message": _message(settings, name, opts, metric, pages),

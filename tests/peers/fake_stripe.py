@@ -5,7 +5,8 @@ newest first, `limit`, `starting_after`, `ending_before` (the page of objects
 just newer than the cursor, still newest first, `has_more` towards newer),
 `created`/`due_date` ranges, `types[]`, `status`, `delivery_success=false`,
 the search API (Stripe's query language, `page`/`next_page`, no `total_count`),
-per-account data (`Stripe-Account`), and Stripe's error bodies. Every request
+per-account data (`Stripe-Account`), Stripe's error bodies, and with a clock
+set its 30-day retention of events. Every request
 is first checked against Stripe's OpenAPI specification
 (tests/peers/stripe_spec.py): what Stripe refuses, it refuses the same way, and
 keeps in `refused`. Faults are queued per request (tests/peers/fake_stripe_http.py).
@@ -18,6 +19,7 @@ Secure) is localstripe's and only the missing API features are ours.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from tests.peers.stripe_search import parse
 from tests.peers.stripe_spec import Error, check, decode, invalid
 
 Obj = dict[str, Any]
+RETENTION_S = 30 * 86400  # Stripe keeps events 30 days
 _PROXIED = ("events", "payment_intents", "charges")
 _OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
         "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
@@ -58,6 +61,9 @@ class FakeStripe:
         self.accounts: list[str | None] = []  # the Stripe-Account header of each request
         self.refused: list[tuple[str, Obj]] = []  # (request, error body) the spec refused
         self.upstream = upstream
+        # Stripe lists the events of the last 30 days only: with a clock set
+        # (epoch seconds, the test's), older events are not listed.
+        self.clock: Callable[[], int] | None = None
         self._indexes: dict[tuple[str | None, str], tuple[Any, dict[str, int]]] = {}
         self._lock = threading.Lock()
 
@@ -146,6 +152,11 @@ class FakeStripe:
                 # Stripe answers an unknown cursor with a 400 naming the parameter.
                 name = _SINGULAR.get(resource, resource)
                 return error(400, "resource_missing", f"No such {name}: '{query[param]}'", param)
+        if resource == "events" and self.clock is not None:
+            created = query.get("created") or {}
+            oldest = self.clock() - RETENTION_S
+            floor = max(int(created["gte"]), oldest) if "gte" in created else oldest
+            query = {**query, "created": {**created, "gte": str(floor)}}
         gte = (query.get("created") or {}).get("gte")
         found: list[Obj] = []
         if "ending_before" in query:  # towards newer objects, nearest first

@@ -5,10 +5,12 @@ stripe-python's own parameter types (version-matched to the SDK we ship).
 
 Refused, with the 400 `invalid_request_error` bodies Stripe documents: a route
 the subset does not list, an unknown parameter, a value of the wrong type or
-outside its enum, `limit` outside 1..100, more than 20 `types`, `type` with
-`types`, `starting_after` with `ending_before`, an `expand` of a field that is
-not expandable (`total_count` on search among them) and a malformed search
-query (tests/peers/stripe_search.py).
+outside its enum, `limit` outside 1..100, more than 20 `types`, a `types[]`
+value that is not an event type the specification names (nor a `type`
+pattern that matches none), `type` with `types`, `starting_after` with
+`ending_before`, an `expand` of a field that is not expandable (`total_count`
+on search among them) and a malformed search query
+(tests/peers/stripe_search.py).
 """
 
 from __future__ import annotations
@@ -146,6 +148,15 @@ def _rules(key: str, params: dict[str, Any]) -> Error | None:
         return invalid("You may pass either type or types, but not both.", "types")
     if len(params.get("types", [])) > 20:
         return invalid("You may pass up to 20 types.", "types")
+    if key == "GET /v1/events":
+        known = set(subset()["event_types"])
+        for i, name in enumerate(params.get("types", [])):
+            if name not in known:
+                return invalid(f"Invalid types[{i}]: {name} is not an event type", "types")
+        wanted = params.get("type")
+        if isinstance(wanted, str) and not any(
+                re.fullmatch(re.escape(wanted).replace(r"\*", ".*"), t) for t in known):
+            return invalid(f"Invalid type: {wanted} matches no event type", "type")
     if key.endswith("/search"):
         if "query" not in params:
             return invalid("Missing required param: query.", "query")

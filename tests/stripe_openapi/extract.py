@@ -69,6 +69,16 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
     return endpoints
 
 
+def event_types(spec: dict[str, Any]) -> list[str]:
+    """Every event type the specification names: the enum of a webhook
+    endpoint's `enabled_events` (without the `*` wildcard). `GET /v1/events`
+    documents `types[]` as "specific event names"; the peer refuses a name not
+    in this list (a misspelt type would otherwise match nothing, silently)."""
+    body = spec["paths"]["/v1/webhook_endpoints"]["post"]["requestBody"]
+    props = body["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]
+    return sorted(e for e in props["enabled_events"]["items"]["enum"] if e != "*")
+
+
 def main(argv: list[str]) -> None:
     spec_file, commit, date = argv[1], argv[2], argv[3]
     spec = json.loads(Path(spec_file).read_text("utf-8"))
@@ -77,6 +87,7 @@ def main(argv: list[str]) -> None:
                    "commit": commit, "commit_date": date,
                    "openapi_info_version": spec["info"]["version"], "licence": "MIT"},
         "endpoints": extract(spec),
+        "event_types": event_types(spec),
     }
     (HERE / "subset.json").write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n")
 
