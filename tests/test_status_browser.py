@@ -18,7 +18,7 @@ from billing_monitor.alerting.store import open_state
 from billing_monitor.daemon.http import HttpEndpoint
 from billing_monitor.daemon.status_http import Auth, StatusPages
 from tests import browser
-from tests.status_support import NOW, document, populate
+from tests.status_support import NOW, document, path_points, populate
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +108,10 @@ def test_the_charts_have_points_and_threshold_lines(page: Any) -> None:
     charts = page.find_elements("css selector", "svg.chart")
     assert len(charts) == 4
     for chart in charts:
-        line = chart.find_element("css selector", "polyline.line")
-        assert len(line.get_attribute("points").split()) == 168
+        line = chart.find_element("css selector", "path.line")
+        assert path_points(line.get_attribute("d")) == 168
         assert line.size["width"] > 300  # drawn across the plot
-        limits = chart.find_elements("css selector", "line.limit")
+        limits = chart.find_elements("css selector", "path.limit")
         assert [x.get_attribute("class") for x in limits] == ["limit warning", "limit critical"]
         assert all(x.is_displayed() and x.size["width"] > 300 for x in limits)
         dashes = [x.value_of_css_property("stroke-dasharray") for x in limits]

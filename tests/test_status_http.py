@@ -6,6 +6,7 @@ nobody beyond loopback without one). The token never appears in an answer."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from billing_monitor.alerting.store import open_state
 from billing_monitor.daemon.http import HttpEndpoint
-from billing_monitor.daemon.status_http import Auth, StatusPages
+from billing_monitor.daemon.status_http import Auth, Rendered, StatusPages
 from tests.status_support import NOW, document, populate, validate
 
 TOKEN = "s3cret-status-token-0123456789"
@@ -115,3 +116,34 @@ def test_the_schema_refuses_a_document_that_breaks_it(doc: dict[str, Any]) -> No
     with pytest.raises(ValidationError, match="FINE"):
         validate(broken)
     assert Path("docs/status.schema.json").exists()
+
+
+def test_one_document_serves_every_request_for_max_age_then_is_built_again(
+        doc: dict[str, Any]) -> None:
+    builds: list[int] = []
+    clock = [100.0]
+
+    def build() -> dict[str, Any]:
+        builds.append(1)
+        return {**doc, "overall": f"build {len(builds)}"}
+
+    rendered = Rendered(build, lambda: NOW, max_age=5.0, monotonic=lambda: clock[0])
+    first = rendered.bodies()
+    clock[0] += 4.9
+    assert rendered.bodies() is first and len(builds) == 1  # within max_age: no build
+    clock[0] += 0.1
+    again = rendered.bodies()
+    assert len(builds) == 2 and again is not None and first is not None
+    assert json.loads(again["/api/status"])["overall"] == "build 2"
+    assert gzip.decompress(again["/.gz"]) == again["/"]
+    assert gzip.decompress(again["/api/status.gz"]) == again["/api/status"]
+
+
+def test_gzip_only_to_a_client_that_accepts_it(open_url: str, doc: dict[str, Any]) -> None:
+    zipped = httpx.get(f"{open_url}/", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and "unbilled_orders" in zipped.text
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert int(zipped.headers["content-length"]) < len(zipped.text.encode()) / 3
+    for refused in ("identity", "gzip;q=0", "br"):
+        plain = httpx.get(f"{open_url}/api/status", headers={"Accept-Encoding": refused})
+        assert "content-encoding" not in plain.headers and plain.json() == doc

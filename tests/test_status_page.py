@@ -16,7 +16,7 @@ from billing_monitor.alerting.store import open_state
 from billing_monitor.daemon.page import CSP, render_page
 from billing_monitor.daemon.status_http import stylesheet
 from tests.alerting_support import state_url, store
-from tests.status_support import NOW, document, populate, validate
+from tests.status_support import NOW, document, path_points, populate, validate
 
 __all__ = ["state_url", "store"]  # fixtures
 
@@ -93,9 +93,9 @@ def test_the_page_says_each_status_in_words_and_a_shape(sqlite_store: Engine) ->
     charts = [a for t, a in tree.tags if t == "svg"]
     assert len(charts) == 4  # never_ran has no values: said in words instead
     assert "No values recorded in this window" in text
-    lines = [a["points"] for t, a in tree.tags if t == "polyline"]
-    assert all(len((p or "").split()) == 168 for p in lines) and len(lines) == 4
-    limits = [a["class"] for t, a in tree.tags if t == "line" and "limit" in (a.get("class") or "")]
+    lines = [a["d"] for t, a in tree.tags if t == "path" and a.get("class") == "line s0"]
+    assert [path_points(d) for d in lines] == [168] * 4
+    limits = [a["class"] for t, a in tree.tags if t == "path" and "limit" in (a.get("class") or "")]
     assert limits == ["limit warning", "limit critical"] * 4
 
 

@@ -49,6 +49,10 @@ def _loader(path: Path, env: MutableMapping[str, str], redactor: Redactor) -> Se
     return settings
 
 
+# One document serves every request for this long (monitor/daemon/status_http.py).
+PAGE_MAX_AGE = 5.0
+
+
 def status_pages(settings: Settings, env: Mapping[str, str],
                  current: Callable[[], Wiring]) -> StatusPages:
     """`/` and `/api/status` from the current wiring's state store."""
@@ -65,7 +69,7 @@ def status_pages(settings: Settings, env: Mapping[str, str],
     if auth.refuse_all:
         log.warning("the status page is served on %s without %s: it answers 403 to everyone",
                     settings.http.host, TOKEN_ENV)
-    return StatusPages(document, auth, utc_now)
+    return StatusPages(document, auth, utc_now, PAGE_MAX_AGE)
 
 
 def catch_up(holder: list[Daemon]) -> None:

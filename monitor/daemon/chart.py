@@ -57,17 +57,19 @@ def svg_chart(series: Sequence[dict[str, Any]], since: int, until: int, label: s
     parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
              f'aria-label="{escape(label)}" preserveAspectRatio="none">',
              f"<title>{escape(label)}</title>",
-             f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
+             f'<path class="plot" d="M{LEFT} {TOP}h{pw}v{ph}h-{pw}z"/>']
     first_day = since - since % DAY + DAY
-    for t in range(first_day, until, DAY):
+    days = range(first_day, until, DAY)
+    if days:  # every day's tick in one path
+        parts.append('<path class="tick" d="' + "".join(
+            f"M{x(t)} {TOP}v{ph}" for t in days) + '"/>')
+    for t in days:
         day = datetime.fromtimestamp(t, UTC).strftime("%a %d")
-        parts.append(f'<line class="tick" x1="{x(t)}" x2="{x(t)}" y1="{TOP}" y2="{TOP + ph}"/>'
-                     f'<text class="axis" x="{x(t)}" y="{H - 4}">{day}</text>')
+        parts.append(f'<text class="axis" x="{x(t)}" y="{H - 4}">{day}</text>')
     for text, v in ((_fmt(hi - pad), hi - pad), (_fmt(lo + pad), lo + pad)):
         parts.append(f'<text class="axis yl" x="{LEFT - 4}" y="{y(v)}">{escape(text)}</text>')
     for level, v in limits:
-        parts.append(f'<line class="limit {level}" x1="{LEFT}" x2="{LEFT + pw}" y1="{y(v)}" '
-                     f'y2="{y(v)}"><title>{level} threshold {escape(_fmt(v))}</title></line>'
+        parts.append(f'<path class="limit {level}" d="M{LEFT} {y(v)}h{pw}"/>'
                      f'<text class="axis lim {level}" x="{LEFT + pw - 3}" y="{y(v)}">'
                      f"{level[:4]} {escape(_fmt(v))}</text>")
     sx, sy = pw / span_x, ph / (hi - lo)
@@ -75,21 +77,32 @@ def svg_chart(series: Sequence[dict[str, Any]], since: int, until: int, label: s
         pts = s["points"]
         if not pts:
             continue
-        # Whole viewBox units: enough on a 600-unit chart, and half the bytes.
+        # Whole viewBox units (a 600-unit chart drawn 400-600 pixels wide):
+        # points that fall on the same unit are drawn once.
         xs = [round(LEFT + (p[0] - since) * sx) for p in pts]
-        at = list(zip(xs, pts, strict=True))
-        line = " ".join([f"{a},{round(TOP + (hi - p[1]) * sy)}" for a, p in at])
-        top = [f"{a},{round(TOP + (hi - p[3]) * sy)}" for a, p in at]
-        bottom = [f"{a},{round(TOP + (hi - p[2]) * sy)}" for a, p in at]
-        band = " ".join(top + bottom[::-1])
+        line = [(a, round(TOP + (hi - p[1]) * sy)) for a, p in zip(xs, pts, strict=True)]
+        top = [(a, round(TOP + (hi - p[3]) * sy)) for a, p in zip(xs, pts, strict=True)]
+        bottom = [(a, round(TOP + (hi - p[2]) * sy)) for a, p in zip(xs, pts, strict=True)]
         name = escape(" ".join([s["metric"], *s["tags"]]))
-        parts.append(f'<g class="series s{i}"><title>{name}</title>'
-                     f'<polygon class="band" points="{band}"/>'
-                     f'<polyline class="line" points="{line}"/>'
-                     f'<circle class="last" cx="{xs[-1]}" cy="{y(pts[-1][1])}" r="3"/>'
-                     f"</g>")
+        parts.append(f'<path class="band s{i}" d="{path(top + bottom[::-1])}z"/>'
+                     f'<path class="line s{i}" d="{path(line)}"><title>{name}</title></path>'
+                     f'<path class="last s{i}" d="M{line[-1][0]} {line[-1][1]}h0"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def path(points: Sequence[tuple[int, int]]) -> str:
+    """An SVG path through `points`: the first absolute, the rest relative
+    (short numbers), a repeated point left out."""
+    x0, y0 = points[0]
+    if len(points) == 1:
+        return f"M{x0} {y0}"
+    out, px, py = [f"M{x0} {y0}l"], x0, y0
+    for px2, py2 in points[1:]:
+        if (px2, py2) != (px, py):
+            out.append(f"{px2 - px} {py2 - py} ")
+            px, py = px2, py2
+    return "".join(out).rstrip()
 
 
 class ChartCache:

@@ -80,8 +80,10 @@ def _checks(doc: dict[str, Any]) -> str:
             f'<td>{when(c["last_run"])}</td><td>{when(c["next_run"])}</td></tr>'
             for c in doc["checks"]]
     return ('<table class="checks"><caption>Checks, worst first</caption><thead><tr>'
-            "<th>Status</th><th>Check</th><th>Values against thresholds (and error)</th>"
-            f'<th>Last run</th><th>Next run</th></tr></thead><tbody>{"".join(rows)}'
+            '<th class="c-status">Status</th><th class="c-name">Check</th>'
+            "<th>Values against thresholds (and error)</th>"
+            '<th class="c-when">Last run</th><th class="c-when">Next run</th></tr></thead>'
+            f'<tbody>{"".join(rows)}'
             "</tbody></table>")
 
 

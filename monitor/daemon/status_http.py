@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hmac
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from importlib.resources import files
@@ -32,6 +35,7 @@ TOKEN_ENV = "BILLING_MONITOR_STATUS_TOKEN"
 Answer = tuple[int, str, bytes, dict[str, str]]
 SECURITY = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+ZIPPED = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
 HTML, JSON = "text/html; charset=utf-8", "application/json"
 TEXT = "text/plain; charset=utf-8"
 
@@ -68,18 +72,57 @@ class Auth:
         return hmac.compare_digest(password.encode(), self._token.encode())
 
 
+class Rendered:
+    """One document as it is served: the page and the JSON, each also gzipped,
+    built at most once per `max_age` seconds (monotonic) however many people
+    and refreshes ask. The page then costs a dictionary look-up, not a build
+    (docs/benchmarks.md section 9); it is at most `max_age` behind the store."""
+
+    def __init__(self, document: Callable[[], dict[str, Any] | None],
+                 clock: Callable[[], datetime], max_age: float,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._document = document
+        self._clock = clock
+        self._max_age = max_age
+        self._monotonic = monotonic
+        self._charts = ChartCache()
+        self._lock = threading.Lock()  # one build at a time; the others wait for it
+        self._built_at: float | None = None
+        self._bodies: dict[str, bytes] | None = None
+
+    def bodies(self) -> dict[str, bytes] | None:
+        """{"/": html, "/api/status": json, and each + ".gz"}; None: no store."""
+        with self._lock:
+            now = self._monotonic()
+            if self._built_at is None or now - self._built_at >= self._max_age:
+                doc = self._document()
+                self._bodies = None if doc is None else self._encode(doc)
+                self._built_at = now
+            return self._bodies
+
+    def _encode(self, doc: dict[str, Any]) -> dict[str, bytes]:
+        plain = {"/": render_page(doc, self._clock(), self._charts.svg).encode(),
+                 "/api/status": document_json(doc).encode()}
+        return {**plain, **{k + ".gz": gzip.compress(v, 5, mtime=0) for k, v in plain.items()}}
+
+
+def gzip_accepted(headers: Mapping[str, str]) -> bool:
+    codings = headers.get("accept-encoding", "").lower().split(",")
+    return any(c.split(";")[0].strip() == "gzip" and "q=0" not in c.replace(" ", "")
+               for c in codings)
+
+
 class StatusPages:
-    """Answers the status routes from `document()` (None: no state store)."""
+    """Answers the status routes from `document()` (None: no state store).
+    `max_age`: how long one built document is served (0: built per request)."""
 
     paths = frozenset({"/", "/api/status", "/static/status.css", "/favicon.ico"})
 
     def __init__(self, document: Callable[[], dict[str, Any] | None], auth: Auth,
-                 clock: Callable[[], datetime]) -> None:
-        self._document = document
+                 clock: Callable[[], datetime], max_age: float = 0.0) -> None:
         self._auth = auth
-        self._clock = clock
         self._css = stylesheet()
-        self._charts = ChartCache()
+        self._rendered = Rendered(document, clock, max_age)
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Answer | None:
         if path not in self.paths:
@@ -95,11 +138,12 @@ class StatusPages:
             return 204, TEXT, b"", SECURITY
         if path == "/static/status.css":
             return 200, "text/css; charset=utf-8", self._css, SECURITY
-        doc = self._document()
-        if doc is None:
+        bodies = self._rendered.bodies()
+        if bodies is None:
             return (503, TEXT, b"no state store: the status is unknown (see the daemon's "
                     b"log and /healthz)\n", SECURITY)
-        if path == "/api/status":
-            return 200, JSON, document_json(doc).encode(), SECURITY
-        return 200, HTML, render_page(doc, self._clock(), self._charts.svg).encode(), SECURITY
+        ctype = JSON if path == "/api/status" else HTML
+        if gzip_accepted(headers):
+            return 200, ctype, bodies[path + ".gz"], {**SECURITY, **ZIPPED}
+        return 200, ctype, bodies[path], {**SECURITY, "Vary": "Accept-Encoding"}
 
