@@ -23,6 +23,7 @@ and, side by side, the 200 series read from the hourly rows against the same
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import statistics
@@ -33,9 +34,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
+from bench.status_before import BeforePages
 from billing_monitor.alerting.engine import AlertEngine
 from billing_monitor.alerting.history import RESOLUTIONS, series
 from billing_monitor.alerting.history_bulk import WindowCache
@@ -47,6 +50,7 @@ from billing_monitor.checks.contract import CheckResult, Evaluation, Measurement
 from billing_monitor.checks.history import series_key
 from billing_monitor.checks.period import current_period
 from billing_monitor.checks.thresholds import Thresholds
+from billing_monitor.commands.run import PAGE_MAX_AGE
 from billing_monitor.daemon.chart import ChartCache
 from billing_monitor.daemon.http import HttpEndpoint
 from billing_monitor.daemon.page import render_page
@@ -122,20 +126,35 @@ def state_store(postgres: bool) -> Iterator[Engine]:
         store.dispose()
 
 
-def browser_ms(url: str, loads: int) -> float | None:
+NAV = ("const n = performance.getEntriesByType('navigation')[0];"
+       "return [n.responseEnd - n.startTime, n.domContentLoadedEventEnd - n.startTime,"
+       " n.loadEventEnd - n.startTime];")
+
+
+def browser_ms(urls: dict[str, str], loads: int) -> dict[str, list[float]] | None:
+    """Per page: medians of the browser's own Navigation Timing, from
+    navigation start: [responseEnd, domContentLoadedEventEnd, loadEventEnd].
+    The pages are loaded in turn, so both see the same load of the machine."""
     from tests import browser
 
     if not browser.available():
         return None
-    times = []
+    times: dict[str, list[list[float]]] = {k: [] for k in urls}
     with browser.chromium() as driver:
-        driver.get(url)  # warm: the browser's own start-up is not the page's
+        for url in urls.values():
+            driver.get(url)  # warm: the browser's own start-up is not the page's
         for _ in range(loads):
-            driver.get(url)
-            times.append(float(driver.execute_script(
-                "const n = performance.getEntriesByType('navigation')[0];"
-                "return n.loadEventEnd - n.startTime;")))
-    return round(statistics.median(times), 1)
+            for name, url in urls.items():
+                driver.get(url)
+                times[name].append([float(v) for v in driver.execute_script(NAV)])
+    return {k: [round(statistics.median(r[i] for r in v), 1) for i in range(3)]
+            for k, v in times.items()}
+
+
+def serve(pages: Any) -> HttpEndpoint:
+    endpoint = HttpEndpoint("127.0.0.1", 0, lambda: b"", lambda: (True, {}), pages=pages)
+    endpoint.start()
+    return endpoint
 
 
 def main(argv: list[str]) -> int:
@@ -147,20 +166,23 @@ def main(argv: list[str]) -> int:
         fill_s = time.perf_counter() - t0
         doc = build_document(store, checks, NOW)
         html = render_page(doc, NOW)
-        cache, charts = WindowCache(), ChartCache()
+        cache, charts, cache_before = WindowCache(), ChartCache(), WindowCache()
+        before = BeforePages(lambda: build_document(store, checks, NOW, cache=cache_before),
+                             lambda: NOW)
         pages = StatusPages(lambda: build_document(store, checks, NOW, cache=cache),
-                            Auth(None, True), lambda: NOW)
-        endpoint = HttpEndpoint("127.0.0.1", 0, lambda: b"", lambda: (True, {}), pages=pages)
-        endpoint.start()
+                            Auth(None, True), lambda: NOW, PAGE_MAX_AGE)
+        endpoints = {"before": serve(before), "after": serve(pages)}
+        load_at_browser = os.getloadavg()[0]
         try:
             import httpx
 
             with httpx.Client() as client:
-                get_ms = median_ms(lambda: client.get(f"{endpoint.address}/").raise_for_status(),
-                                   loads)
-            chromium_ms = browser_ms(f"{endpoint.address}/", loads)
+                get = {k: median_ms(lambda u=e.address: client.get(f"{u}/").raise_for_status(),
+                                    loads) for k, e in endpoints.items()}
+            chromium = browser_ms({k: f"{e.address}/" for k, e in endpoints.items()}, loads)
         finally:
-            endpoint.close()
+            for e in endpoints.values():
+                e.close()
         week = NOW - timedelta(days=DAYS)
         load_before = os.getloadavg()[0]
 
@@ -171,11 +193,16 @@ def main(argv: list[str]) -> int:
                         series(conn, name, since, NOW, 168)
             return go
 
+        old_html = before.render(doc)
         out = {
             "store": "postgresql" if postgres else "sqlite", "checks": CHECKS, "days": DAYS,
-            "fill_s": round(fill_s, 1), "loads": loads, "html_bytes": len(html.encode()),
+            "fill_s": round(fill_s, 1), "loads": loads,
+            "html_bytes": {"before": len(old_html.encode()), "after": len(html.encode()),
+                           "after_gzip": len(gzip.compress(html.encode(), 5))},
             "document_ms": median_ms(lambda: build_document(store, checks, NOW), loads),
-            "render_ms": median_ms(lambda: render_page(doc, NOW), loads),
+            "render_ms": {"before": median_ms(lambda: BeforePages(lambda: doc, lambda: NOW)
+                                              .render(doc), loads),
+                          "after": median_ms(lambda: render_page(doc, NOW), loads)},
             "document_cpu_ms": cpu_ms(lambda: build_document(store, checks, NOW), loads),
             "document_cached_ms": median_ms(
                 lambda: build_document(store, checks, NOW, cache=cache), loads),
@@ -184,7 +211,10 @@ def main(argv: list[str]) -> int:
             "render_cpu_ms": cpu_ms(lambda: render_page(doc, NOW), loads),
             "render_cached_ms": median_ms(lambda: render_page(doc, NOW, charts.svg), loads),
             "render_cached_cpu_ms": cpu_ms(lambda: render_page(doc, NOW, charts.svg), loads),
-            "get_ms": get_ms, "chromium_load_ms": chromium_ms,
+            # request to last byte on the daemon's endpoint (httpx asks for gzip)
+            "get_ms": get,
+            # [responseEnd, domContentLoaded, loadEventEnd] from navigation start
+            "chromium_ms": chromium, "load_average_at_browser": round(load_at_browser, 1),
             # hourly rows vs merging 5-minute rows (a window not on the hour forces it)
             "series_hourly_ms": median_ms(read(week), 5),
             "series_merged_5min_ms": median_ms(read(week + timedelta(minutes=5)), 5),
