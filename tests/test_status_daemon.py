@@ -89,3 +89,6 @@ def test_the_running_daemon_serves_what_status_says(
     r = cli("--config", str(tmp_path / "bm.toml"), "status", "--json")
     assert r.returncode == 0, r.stderr
     assert _same(json.loads(r.stdout)) == _same(doc)
+    # The daemon says what it is; the command is no instance. SQLite: one, no lease.
+    assert doc["leadership"]["this_instance"] == {"holder": None, "role": "leader"}
+    assert json.loads(r.stdout)["leadership"]["this_instance"] is None

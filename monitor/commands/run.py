@@ -54,7 +54,8 @@ PAGE_MAX_AGE = 5.0
 
 
 def status_pages(settings: Settings, env: Mapping[str, str],
-                 current: Callable[[], Wiring]) -> StatusPages:
+                 current: Callable[[], Wiring],
+                 role: Callable[[], Mapping[str, Any]]) -> StatusPages:
     """`/` and `/api/status` from the current wiring's state store."""
 
     cache = WindowCache()  # a refresh reads only the last two hours of history
@@ -63,7 +64,8 @@ def status_pages(settings: Settings, env: Mapping[str, str],
         wiring = current()
         if not isinstance(wiring.alerting, Alerting):
             return None
-        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache)
+        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache,
+                                 role())
 
     auth = Auth(env.get(TOKEN_ENV), is_loopback(settings.http.host))
     if auth.refuse_all:
@@ -114,7 +116,8 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
     holder.append(daemon)
     try:
         endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health,
-                                 status_pages(settings, env, lambda: holder[0].wiring))
+                                 status_pages(settings, env, lambda: holder[0].wiring,
+                                              hooks.leadership))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", settings.http.host, settings.http.port,
                   exc.strerror or exc)

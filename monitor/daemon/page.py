@@ -136,6 +136,28 @@ def _silences(doc: dict[str, Any]) -> str:
             f"<th>By</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def _leadership(doc: dict[str, Any]) -> str:
+    lead = doc["leadership"]
+    me = lead["this_instance"]
+    if lead["mode"] == "single":
+        text, cls = "One instance: the SQLite store has no lease; its instance leads.", "held"
+    elif lead["holder"] is None:
+        text, cls = "No instance has taken the lease yet: none is active.", "lapsed"
+    elif not lead["held"]:
+        text, cls = (f'No instance is active: the lease of <code>{e(lead["holder"])}</code> '
+                     f'(epoch {e(lead["epoch"])}) lapsed at {when(lead["lease_until"])}.',
+                     "lapsed")
+    else:
+        text, cls = (f'Leader: <code>{e(lead["leader"])}</code>, since {when(lead["since"])} '
+                     f'(epoch {e(lead["epoch"])}), lease until {when(lead["lease_until"])}.',
+                     "held")
+    if me is not None and lead["mode"] == "lease":
+        role = "leads" if me["role"] == "leader" else "is standing by"
+        text += f' This instance (<code>{e(me["holder"])}</code>) {role}.'
+    return (f'<section class="leadership"><h2>Leadership</h2>'
+            f'<p class="lease {cls}">{text}</p></section>')
+
+
 def _footer(doc: dict[str, Any]) -> str:
     o = doc["outbox"]
     inst = "".join(f'<li>{e(i["owner"])}: last wrote {when(i["last_seen"])}, '
@@ -143,6 +165,7 @@ def _footer(doc: dict[str, Any]) -> str:
                    for i in doc["instances"])
     return (f'<section class="outbox"><h2>Outbox</h2><p>{e(o["depth"])} pending (oldest '
             f'{e(age(o["oldest_age_seconds"]))}), {e(o["dead"])} given up.</p></section>'
+            f"{_leadership(doc)}"
             f'<section class="instances"><h2>Instances sharing the state store</h2>'
             f'<ul>{inst or "<li>none has written yet</li>"}</ul></section>')
 
