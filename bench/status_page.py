@@ -177,8 +177,10 @@ def main(argv: list[str]) -> int:
             import httpx
 
             with httpx.Client() as client:
-                get = {k: median_ms(lambda u=e.address: client.get(f"{u}/").raise_for_status(),
-                                    loads) for k, e in endpoints.items()}
+                def fetch(url: str) -> Callable[[], object]:
+                    return lambda: client.get(url).raise_for_status()
+
+                get = {k: median_ms(fetch(f"{e.address}/"), loads) for k, e in endpoints.items()}
             chromium = browser_ms({k: f"{e.address}/" for k, e in endpoints.items()}, loads)
         finally:
             for e in endpoints.values():
