@@ -39,11 +39,14 @@ class BeforePages:
         self._document = document
         self._clock = clock
         page, chart = _module("monitor/daemon/page.py"), _module("monitor/daemon/chart.py")
-        self._render, self._charts = page.render_page, chart.ChartCache()
+        self._render, self._svg, self._charts = page.render_page, chart.svg_chart, \
+            chart.ChartCache()
         self._css = _source("monitor/daemon/static/status.css").encode()
 
-    def render(self, doc: dict[str, Any]) -> str:
-        return str(self._render(doc, self._clock(), self._charts.svg))
+    def render(self, doc: dict[str, Any], cold: bool = False) -> str:
+        """As served (charts kept between requests), or `cold`: every chart drawn."""
+        draw = self._svg if cold else self._charts.svg
+        return str(self._render(doc, self._clock(), draw))
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Answer | None:
         if path not in self.paths:
