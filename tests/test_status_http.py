@@ -128,15 +128,19 @@ def test_one_document_serves_every_request_for_max_age_then_is_built_again(
         return {**doc, "overall": f"build {len(builds)}"}
 
     rendered = Rendered(build, lambda: NOW, max_age=5.0, monotonic=lambda: clock[0])
-    first = rendered.bodies()
+    first = rendered.body("/api/status")
     clock[0] += 4.9
-    assert rendered.bodies() is first and len(builds) == 1  # within max_age: no build
+    assert rendered.body("/api/status") is first and len(builds) == 1  # no build
+    assert rendered.body("/") is not None and len(builds) == 1  # the same document's page
     clock[0] += 0.1
-    again = rendered.bodies()
+    again = rendered.body("/api/status")
     assert len(builds) == 2 and again is not None and first is not None
-    assert json.loads(again["/api/status"])["overall"] == "build 2"
-    assert gzip.decompress(again["/.gz"]) == again["/"]
-    assert gzip.decompress(again["/api/status.gz"]) == again["/api/status"]
+    assert json.loads(first)["overall"] == "build 1"
+    assert json.loads(again)["overall"] == "build 2"
+    assert gzip.decompress(rendered.body("/api/status", zipped=True) or b"") == again
+    page = rendered.body("/")
+    assert page is not None and gzip.decompress(rendered.body("/", zipped=True) or b"") == page
+    assert len(builds) == 2
 
 
 def test_gzip_only_to_a_client_that_accepts_it(open_url: str, doc: dict[str, Any]) -> None:

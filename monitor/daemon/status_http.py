@@ -35,7 +35,8 @@ TOKEN_ENV = "BILLING_MONITOR_STATUS_TOKEN"
 Answer = tuple[int, str, bytes, dict[str, str]]
 SECURITY = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
-ZIPPED = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+VARY = {"Vary": "Accept-Encoding"}
+ZIPPED = {"Content-Encoding": "gzip", **VARY}
 HTML, JSON = "text/html; charset=utf-8", "application/json"
 TEXT = "text/plain; charset=utf-8"
 
@@ -73,10 +74,11 @@ class Auth:
 
 
 class Rendered:
-    """One document as it is served: the page and the JSON, each also gzipped,
-    built at most once per `max_age` seconds (monotonic) however many people
-    and refreshes ask. The page then costs a dictionary look-up, not a build
-    (docs/benchmarks.md section 9); it is at most `max_age` behind the store."""
+    """One document as it is served, built at most once per `max_age` seconds
+    (monotonic) however many people and refreshes ask; its page, its JSON and
+    their gzipped forms each encoded when first asked for, then kept with it.
+    The page then costs a dictionary look-up, not a build (docs/benchmarks.md
+    section 9); it is at most `max_age` behind the store."""
 
     def __init__(self, document: Callable[[], dict[str, Any] | None],
                  clock: Callable[[], datetime], max_age: float,
@@ -88,22 +90,30 @@ class Rendered:
         self._charts = ChartCache()
         self._lock = threading.Lock()  # one build at a time; the others wait for it
         self._built_at: float | None = None
-        self._bodies: dict[str, bytes] | None = None
+        self._doc: dict[str, Any] | None = None
+        self._bodies: dict[tuple[str, bool], bytes] = {}
 
-    def bodies(self) -> dict[str, bytes] | None:
-        """{"/": html, "/api/status": json, and each + ".gz"}; None: no store."""
+    def body(self, path: str, zipped: bool = False) -> bytes | None:
+        """`path` ("/" or "/api/status") of the current document, gzipped or
+        not; None: no state store."""
         with self._lock:
             now = self._monotonic()
             if self._built_at is None or now - self._built_at >= self._max_age:
-                doc = self._document()
-                self._bodies = None if doc is None else self._encode(doc)
-                self._built_at = now
-            return self._bodies
+                self._doc, self._bodies, self._built_at = self._document(), {}, now
+            if self._doc is None:
+                return None
+            found = self._bodies.get((path, zipped))
+            if found is None:
+                plain = self._bodies.get((path, False)) or self._encode(path, self._doc)
+                self._bodies[(path, False)] = plain
+                found = self._bodies[(path, zipped)] = (
+                    gzip.compress(plain, 5, mtime=0) if zipped else plain)
+            return found
 
-    def _encode(self, doc: dict[str, Any]) -> dict[str, bytes]:
-        plain = {"/": render_page(doc, self._clock(), self._charts.svg).encode(),
-                 "/api/status": document_json(doc).encode()}
-        return {**plain, **{k + ".gz": gzip.compress(v, 5, mtime=0) for k, v in plain.items()}}
+    def _encode(self, path: str, doc: dict[str, Any]) -> bytes:
+        if path == "/api/status":
+            return document_json(doc).encode()
+        return render_page(doc, self._clock(), self._charts.svg).encode()
 
 
 def gzip_accepted(headers: Mapping[str, str]) -> bool:
@@ -138,12 +148,11 @@ class StatusPages:
             return 204, TEXT, b"", SECURITY
         if path == "/static/status.css":
             return 200, "text/css; charset=utf-8", self._css, SECURITY
-        bodies = self._rendered.bodies()
-        if bodies is None:
+        zipped = gzip_accepted(headers)
+        body = self._rendered.body(path, zipped)
+        if body is None:
             return (503, TEXT, b"no state store: the status is unknown (see the daemon's "
                     b"log and /healthz)\n", SECURITY)
         ctype = JSON if path == "/api/status" else HTML
-        if gzip_accepted(headers):
-            return 200, ctype, bodies[path + ".gz"], {**SECURITY, **ZIPPED}
-        return 200, ctype, bodies[path], {**SECURITY, "Vary": "Accept-Encoding"}
+        return 200, ctype, body, {**SECURITY, **(ZIPPED if zipped else VARY)}
 
