@@ -60,7 +60,13 @@ def test_the_page_the_api_and_the_stylesheet_with_their_headers(
     assert csp.startswith("default-src 'none'; style-src 'self'")
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["cache-control"] == "no-store"
-    assert "unbilled_orders" in page.text and "<svg" in page.text
+    assert "unbilled_orders" in page.text and 'src="/chart/unbilled_orders.svg"' in page.text
+    chart = httpx.get(f"{open_url}/chart/unbilled_orders.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+    assert chart.headers["content-security-policy"] == csp and chart.text.startswith("<svg")
+    assert "unbilled_orders: values over 7 days" in chart.text
+    for missing in ("never_ran", "nope", "..%2Fstate"):  # nothing to draw / no such check
+        assert httpx.get(f"{open_url}/chart/{missing}.svg").status_code == 404
     api = httpx.get(f"{open_url}/api/status")
     assert api.headers["content-type"] == "application/json"
     assert api.json() == doc
@@ -72,7 +78,7 @@ def test_the_page_the_api_and_the_stylesheet_with_their_headers(
 
 
 def test_with_a_token_every_status_route_asks_for_it(token_url: str) -> None:
-    for path in ("/", "/api/status", "/static/status.css"):
+    for path in ("/", "/api/status", "/static/status.css", "/chart/unbilled_orders.svg"):
         r = httpx.get(f"{token_url}{path}")
         assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
         assert TOKEN not in r.text
@@ -97,8 +103,9 @@ def test_beyond_loopback_without_a_credential_nobody_reads_it(doc: dict[str, Any
     auth = Auth(None, loopback=False)
     assert auth.refuse_all and not auth.allows(f"Bearer {TOKEN}")
     for url in serve(doc, auth):
-        r = httpx.get(f"{url}/api/status")
-        assert r.status_code == 403 and "BILLING_MONITOR_STATUS_TOKEN" in r.text
+        for path in ("/api/status", "/chart/unbilled_orders.svg"):
+            r = httpx.get(f"{url}{path}")
+            assert r.status_code == 403 and "BILLING_MONITOR_STATUS_TOKEN" in r.text
 
 
 def test_without_a_state_store_the_status_is_unknown_not_an_error() -> None:

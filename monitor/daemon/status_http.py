@@ -1,6 +1,6 @@
 """The status page's routes on the daemon's HTTP endpoint: `/` (the page),
-`/api/status` (the same document as JSON), `/static/status.css` (and an
-empty `/favicon.ico`).
+`/chart/<check>.svg` (its charts), `/api/status` (the same document as
+JSON), `/static/status.css` (and an empty `/favicon.ico`).
 
 Safe by default. On a loopback address the routes are open to this host; with
 a credential (BILLING_MONITOR_STATUS_TOKEN, from the environment or the
@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from importlib.resources import files
 from typing import Any
+from urllib.parse import unquote
 
 from billing_monitor.alerting.status_doc import document_json
-from billing_monitor.daemon.chart import ChartCache
+from billing_monitor.daemon.chart import ChartCache, check_chart
 from billing_monitor.daemon.page import CSP, render_page
 
 log = logging.getLogger("billing_monitor.http")
@@ -37,6 +38,8 @@ SECURITY = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 VARY = {"Vary": "Accept-Encoding"}
 ZIPPED = {"Content-Encoding": "gzip", **VARY}
+CHARTS = "/chart/"  # + the check's name, URL-quoted, + ".svg" (page.chart_path)
+SVG = "image/svg+xml"
 HTML, JSON = "text/html; charset=utf-8", "application/json"
 TEXT = "text/plain; charset=utf-8"
 
@@ -94,8 +97,9 @@ class Rendered:
         self._bodies: dict[tuple[str, bool], bytes] = {}
 
     def body(self, path: str, zipped: bool = False) -> bytes | None:
-        """`path` ("/" or "/api/status") of the current document, gzipped or
-        not; None: no state store."""
+        """`path` ("/", "/api/status" or a chart_path) of the current
+        document, gzipped or not; None: no state store. KeyError: no such
+        chart."""
         with self._lock:
             now = self._monotonic()
             if self._built_at is None or now - self._built_at >= self._max_age:
@@ -113,7 +117,12 @@ class Rendered:
     def _encode(self, path: str, doc: dict[str, Any]) -> bytes:
         if path == "/api/status":
             return document_json(doc).encode()
-        return render_page(doc, self._clock(), self._charts.svg).encode()
+        if path.startswith(CHARTS):
+            svg = check_chart(doc, unquote(path[len(CHARTS):-len(".svg")]), self._charts.svg)
+            if svg is None:
+                raise KeyError(path)
+            return svg.encode()
+        return render_page(doc, self._clock()).encode()
 
 
 def gzip_accepted(headers: Mapping[str, str]) -> bool:
@@ -128,6 +137,9 @@ class StatusPages:
 
     paths = frozenset({"/", "/api/status", "/static/status.css", "/favicon.ico"})
 
+    def serves(self, path: str) -> bool:
+        return path in self.paths or (path.startswith(CHARTS) and path.endswith(".svg"))
+
     def __init__(self, document: Callable[[], dict[str, Any] | None], auth: Auth,
                  clock: Callable[[], datetime], max_age: float = 0.0) -> None:
         self._auth = auth
@@ -135,7 +147,7 @@ class StatusPages:
         self._rendered = Rendered(document, clock, max_age)
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Answer | None:
-        if path not in self.paths:
+        if not self.serves(path):
             return None
         if self._auth.refuse_all:
             return (403, TEXT, b"the status page is served beyond loopback without a "
@@ -149,10 +161,13 @@ class StatusPages:
         if path == "/static/status.css":
             return 200, "text/css; charset=utf-8", self._css, SECURITY
         zipped = gzip_accepted(headers)
-        body = self._rendered.body(path, zipped)
+        try:
+            body = self._rendered.body(path, zipped)
+        except KeyError:
+            return 404, TEXT, b"no such chart\n", SECURITY
         if body is None:
             return (503, TEXT, b"no state store: the status is unknown (see the daemon's "
                     b"log and /healthz)\n", SECURITY)
-        ctype = JSON if path == "/api/status" else HTML
+        ctype = JSON if path == "/api/status" else SVG if path.startswith(CHARTS) else HTML
         return 200, ctype, body, {**SECURITY, **(ZIPPED if zipped else VARY)}
 
