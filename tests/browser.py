@@ -54,10 +54,23 @@ def chromium(width: int = 1280, height: int = 1600) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def load_images(driver: Any, timeout: float = 60) -> None:
+    """Every lazily loaded image of the page fetched and decoded now (as if
+    scrolled to); waits for the condition, not for a fixed time."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script(
+        "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
+        "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"))
+
+
 def full_page_screenshot(driver: Any, path: Path) -> None:
-    """The whole page, not only the window (DevTools' captureBeyondViewport)."""
+    """The whole page, not only the window (DevTools' captureBeyondViewport),
+    its lazily loaded charts included."""
     import base64
 
+    load_images(driver)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False})

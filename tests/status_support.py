@@ -7,6 +7,7 @@ Also: the document's JSON schema (docs/status.schema.json), as a validator."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,3 +70,9 @@ def populate(store: Engine, hostile: str = "", error: str = "OperationalError: r
 def document(store: Engine, checks: dict[str, CheckOptions], now: datetime = NOW
              ) -> dict[str, Any]:
     return build_document(store, checks, now)
+
+
+def path_points(d: str | None) -> int:
+    """How many points an SVG path of straight segments ("M x y l dx dy ...")
+    passes through: its coordinate pairs."""
+    return len(re.findall(r"-?\d+(?:\.\d+)?", d or "")) // 2

@@ -41,6 +41,18 @@ def test_an_old_store_is_upgraded_in_order_and_reopening_is_a_no_op(state_url: s
     engine.dispose()
 
 
+def test_v8_adds_the_lease_start_to_a_v7_store(state_url: str) -> None:
+    """A store at v7 made by the monitor of then: leader_lease without acquired_at."""
+    engine = open_state(state_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE leader_lease DROP COLUMN acquired_at")
+        conn.execute(schema_version.update().values(version=7))
+    assert "acquired_at" not in {c["name"] for c in inspect(engine).get_columns("leader_lease")}
+    assert migrate(engine) == LATEST == 8
+    assert "acquired_at" in {c["name"] for c in inspect(engine).get_columns("leader_lease")}
+    engine.dispose()
+
+
 def test_a_store_from_a_newer_monitor_is_refused(state_url: str) -> None:
     engine = open_state(state_url)
     with engine.begin() as conn:

@@ -18,7 +18,7 @@ from billing_monitor.alerting.store import open_state
 from billing_monitor.daemon.http import HttpEndpoint
 from billing_monitor.daemon.status_http import Auth, StatusPages
 from tests import browser
-from tests.status_support import NOW, document, populate
+from tests.status_support import NOW, document, path_points, populate
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +105,25 @@ def test_the_stylesheet_is_applied_and_the_csp_refused_nothing(page: Any) -> Non
 
 
 def test_the_charts_have_points_and_threshold_lines(page: Any) -> None:
-    charts = page.find_elements("css selector", "svg.chart")
-    assert len(charts) == 4
-    for chart in charts:
-        line = chart.find_element("css selector", "polyline.line")
-        assert len(line.get_attribute("points").split()) == 168
+    imgs = page.find_elements("css selector", "img.chart")
+    assert len(imgs) == 4
+    srcs = [img.get_attribute("src") for img in imgs]
+    browser.load_images(page)  # lazy: fetched once scrolled to; here all at once
+    for img in imgs:  # drawn by the browser from the endpoint, the CSP allowing it
+        assert img.get_property("naturalWidth") == 600 and img.size["width"] > 300
+    for src in srcs:  # each chart's own document
+        page.get(src)
+        line = page.find_element("css selector", "path.line")
+        assert path_points(line.get_attribute("d")) == 168
         assert line.size["width"] > 300  # drawn across the plot
-        limits = chart.find_elements("css selector", "line.limit")
+        limits = page.find_elements("css selector", "path.limit")
         assert [x.get_attribute("class") for x in limits] == ["limit warning", "limit critical"]
         assert all(x.is_displayed() and x.size["width"] > 300 for x in limits)
         dashes = [x.value_of_css_property("stroke-dasharray") for x in limits]
         assert dashes[0] != dashes[1] and "none" not in dashes  # told apart without colour
+    refused = [e["message"] for e in page.get_log("browser")
+               if "Content Security Policy" in e["message"] or e["level"] == "SEVERE"]
+    assert refused == []
 
 
 def test_a_stale_page_says_so_in_the_browser(driver: Any, doc: dict[str, Any]) -> None:

@@ -84,8 +84,14 @@ def test_the_running_daemon_serves_what_status_says(
     assert (by["refunds"]["status"], by["invoices"]["status"]) == ("CRIT", "OK")
     assert [s["points"][-1][1] for s in by["refunds"]["series"]] == [25.0]
     page = httpx.get(f"{p.url}/", auth=("oncall", TOKEN))
-    assert page.status_code == 200 and "refunds" in page.text and "<svg" in page.text
-    assert TOKEN not in page.text + api.text + p.stderr()
+    assert page.status_code == 200 and 'src="/chart/refunds.svg"' in page.text
+    chart = httpx.get(f"{p.url}/chart/refunds.svg", auth=("oncall", TOKEN))
+    assert chart.status_code == 200 and "<svg" in chart.text
+    assert httpx.get(f"{p.url}/chart/refunds.svg").status_code == 401
+    assert TOKEN not in page.text + api.text + chart.text + p.stderr()
     r = cli("--config", str(tmp_path / "bm.toml"), "status", "--json")
     assert r.returncode == 0, r.stderr
     assert _same(json.loads(r.stdout)) == _same(doc)
+    # The daemon says what it is; the command is no instance. SQLite: one, no lease.
+    assert doc["leadership"]["this_instance"] == {"holder": None, "role": "leader"}
+    assert json.loads(r.stdout)["leadership"]["this_instance"] is None

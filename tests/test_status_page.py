@@ -8,15 +8,17 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import Engine
 
 from billing_monitor.alerting.store import open_state
+from billing_monitor.daemon.chart import check_chart
 from billing_monitor.daemon.page import CSP, render_page
 from billing_monitor.daemon.status_http import stylesheet
 from tests.alerting_support import state_url, store
-from tests.status_support import NOW, document, populate, validate
+from tests.status_support import NOW, document, path_points, populate, validate
 
 __all__ = ["state_url", "store"]  # fixtures
 
@@ -90,13 +92,23 @@ def test_the_page_says_each_status_in_words_and_a_shape(sqlite_store: Engine) ->
                   "\u2298 silenced", "OperationalError: refused", "slack: delivered",
                   "billing/unbilled_orders/2026-W47", "0 pending"):
         assert words in text, words
-    charts = [a for t, a in tree.tags if t == "svg"]
-    assert len(charts) == 4  # never_ran has no values: said in words instead
+    imgs = [a for t, a in tree.tags if t == "img"]  # never_ran has no values: said in words
+    drawn = ["refunds_pending", "unbilled_orders", "stripe_sync", "invoices_sent"]
+    assert [(a["src"], a["loading"], a["class"]) for a in imgs] == [
+        (f"/chart/{n}.svg", "lazy", "chart") for n in drawn]
+    assert [a["alt"] for a in imgs] == [f"{n}: values over 7 days" for n in drawn]
     assert "No values recorded in this window" in text
-    lines = [a["points"] for t, a in tree.tags if t == "polyline"]
-    assert all(len((p or "").split()) == 168 for p in lines) and len(lines) == 4
-    limits = [a["class"] for t, a in tree.tags if t == "line" and "limit" in (a.get("class") or "")]
-    assert limits == ["limit warning", "limit critical"] * 4
+    assert check_chart(doc, "never_ran") is None and check_chart(doc, "nope") is None
+    for name in drawn:
+        chart = parse(check_chart(doc, name) or "")
+        (svg,) = [a for t, a in chart.tags if t == "svg"]
+        assert svg["xmlns"] == "http://www.w3.org/2000/svg" and svg["role"] == "img"
+        lines = [a["d"] for t, a in chart.tags if t == "path" and a.get("class") == "line s0"]
+        assert [path_points(d) for d in lines] == [168]
+        limits = [a for t, a in chart.tags if t == "path" and "limit" in (a.get("class") or "")]
+        assert [a["class"] for a in limits] == ["limit warning", "limit critical"]
+        dashes = [a["stroke-dasharray"] for a in limits]  # told apart without colour
+        assert dashes[0] != dashes[1] and all(dashes)
 
 
 def test_the_page_needs_nothing_its_csp_refuses(sqlite_store: Engine) -> None:
@@ -104,7 +116,8 @@ def test_the_page_needs_nothing_its_csp_refuses(sqlite_store: Engine) -> None:
     html = render_page(doc, NOW)
     tree = parse(html)
     names = {t for t, _ in tree.tags}
-    assert not names & {"script", "iframe", "object", "embed", "img", "style", "form"}
+    assert not names & {"script", "iframe", "object", "embed", "style", "form"}
+    assert all(a["src"].startswith("/chart/") for t, a in tree.tags if t == "img")  # self
     assert not [a for _, a in tree.tags if "style" in a or any(k.startswith("on") for k in a)]
     links = [a for t, a in tree.tags if t == "link"]
     assert links == [{"rel": "stylesheet", "href": "/static/status.css"}]
@@ -135,11 +148,16 @@ def test_hostile_names_tags_and_errors_stay_text(sqlite_store: Engine) -> None:
     doc["checks"][0]["series"][0]["tags"] = [f"plan:{HOSTILE}"]
     html = render_page(doc, NOW)
     tree = parse(html)
-    assert {t for t, _ in tree.tags}.isdisjoint({"script", "img"})
+    assert "script" not in {t for t, _ in tree.tags}
+    srcs = [a["src"] for t, a in tree.tags if t == "img"]
+    assert srcs and all(src.startswith("/chart/") and src.endswith(".svg") for src in srcs)
+    assert f"/chart/{quote(f'unbilled_orders{HOSTILE}', safe='')}.svg" in srcs
     assert not [a for _, a in tree.tags if any(k.startswith("on") for k in a)]
     text = "".join(tree.text)
     assert text.count(HOSTILE) >= 10  # names, tags, error, reason, keys: shown as typed
-    assert "<script" not in html and "<img" not in html
+    assert "<script" not in html and "<img src=x" not in html
+    svg = check_chart(doc, f"unbilled_orders{HOSTILE}") or ""
+    assert "<script" not in svg and "<img" not in svg and HOSTILE in "".join(parse(svg).text)
     ids = [a["id"] for t, a in tree.tags if t == "tr" and a.get("id")]
     assert f"check-unbilled_orders{HOSTILE}" in ids  # an attribute value, whole
 
@@ -149,8 +167,10 @@ def test_the_daemons_chart_cache_draws_again_only_what_changed(
     from billing_monitor.daemon.chart import ChartCache, svg_chart
 
     doc = document(sqlite_store, populate(sqlite_store))
+    names = [c["name"] for c in doc["checks"] if c["series"]]
     cache = ChartCache()
-    assert render_page(doc, NOW, cache.svg) == render_page(doc, NOW)
+    assert [check_chart(doc, n, cache.svg) for n in names] == [
+        check_chart(doc, n) for n in names]
     drawn: list[str] = []
 
     def counting(*args: object) -> str:
@@ -158,10 +178,11 @@ def test_the_daemons_chart_cache_draws_again_only_what_changed(
         return svg_chart(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr("billing_monitor.daemon.chart.svg_chart", counting)
-    render_page(doc, NOW, cache.svg)
+    for n in names:
+        check_chart(doc, n, cache.svg)
     assert drawn == []  # nothing changed: every chart kept
     doc["checks"][1]["series"][0]["points"][-1][1] = 99.0  # a new run of one check
-    page = render_page(doc, NOW, cache.svg)
+    charts = [check_chart(doc, n, cache.svg) for n in names]
     monkeypatch.undo()
     assert drawn == [f"{doc['checks'][1]['name']}: values over 7 days"]
-    assert page == render_page(doc, NOW)
+    assert charts == [check_chart(doc, n) for n in names]

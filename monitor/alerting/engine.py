@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from billing_monitor.alerting import history, outbox
+from billing_monitor.alerting import outbox
 from billing_monitor.alerting import rows as alert_rows
 from billing_monitor.alerting.policy import Event, Incident, Observation, Track, policy_for
 from billing_monitor.alerting.sources import Router, Sources
@@ -171,7 +171,7 @@ class AlertEngine:
     def _prune(self, conn: Connection, now: datetime) -> None:
         """The measurement history keeps 35 days: older buckets go, once an hour."""
         if self._pruned_at is None or abs((now - self._pruned_at).total_seconds()) >= 3600:
-            history.prune(conn, utc(now))
+            alert_rows.prune_history(conn, utc(now))
             self._pruned_at = now
 
     def _queue(self, conn: Connection, inc: Incident, was: Incident | None,

@@ -35,6 +35,7 @@ class Term:
     holder: str
     epoch: int
     expires_at: datetime
+    since: datetime | None = None  # when this holder took it (None: before migration v8)
 
 
 def _local(conn: Connection, setting: str, seconds: float) -> None:
@@ -43,17 +44,19 @@ def _local(conn: Connection, setting: str, seconds: float) -> None:
 
 
 _ACQUIRE = text("""
-INSERT INTO leader_lease AS l (name, holder, epoch, expires_at, renewed_at)
+INSERT INTO leader_lease AS l (name, holder, epoch, expires_at, renewed_at, acquired_at)
 VALUES (:name, :holder, 1, clock_timestamp() + make_interval(secs => :secs),
-        clock_timestamp())
+        clock_timestamp(), clock_timestamp())
 ON CONFLICT (name) DO UPDATE SET
   holder = EXCLUDED.holder,
   epoch = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp()
                THEN l.epoch ELSE l.epoch + 1 END,
+  acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp()
+                     THEN l.acquired_at ELSE EXCLUDED.acquired_at END,
   expires_at = EXCLUDED.expires_at,
   renewed_at = EXCLUDED.renewed_at
 WHERE l.holder = EXCLUDED.holder OR l.expires_at <= clock_timestamp()
-RETURNING l.holder, l.epoch, l.expires_at
+RETURNING l.holder, l.epoch, l.expires_at, l.acquired_at
 """)
 
 
@@ -67,7 +70,10 @@ def acquire(conn: Connection, holder: str, seconds: float,
     _local(conn, "lock_timeout", seconds)
     row = conn.execute(_ACQUIRE, {"name": name, "holder": holder,
                                   "secs": float(seconds)}).first()
-    return None if row is None else Term(row.holder, int(row.epoch), utc(row.expires_at))
+    if row is None:
+        return None
+    since = None if row.acquired_at is None else utc(row.acquired_at)
+    return Term(row.holder, int(row.epoch), utc(row.expires_at), since)
 
 
 def release(conn: Connection, holder: str, name: str = DEFAULT_NAME) -> bool:
@@ -83,11 +89,13 @@ def release(conn: Connection, holder: str, name: str = DEFAULT_NAME) -> bool:
 def current(conn: Connection, name: str = DEFAULT_NAME) -> tuple[Term, bool] | None:
     """The lease and whether it is still running (database clock), for `status`."""
     row = conn.execute(text(
-        "SELECT holder, epoch, expires_at, expires_at > clock_timestamp() AS live "
+        "SELECT holder, epoch, expires_at, acquired_at, "
+        "expires_at > clock_timestamp() AS live "
         "FROM leader_lease WHERE name = :name"), {"name": name}).first()
     if row is None:
         return None
-    return Term(row.holder, int(row.epoch), utc(row.expires_at)), bool(row.live)
+    since = None if row.acquired_at is None else utc(row.acquired_at)
+    return Term(row.holder, int(row.epoch), utc(row.expires_at), since), bool(row.live)
 
 
 def guard(conn: Connection, holder: str, epoch: int, seconds: float,

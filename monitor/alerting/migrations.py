@@ -94,8 +94,16 @@ def _v7(conn: Connection) -> None:
     leader_lease.create(conn, checkfirst=True)  # one active instance (lease.py)
 
 
+def _v8(conn: Connection) -> None:
+    """When the lease's holder took it (the status page's "leading since").
+    A store created at v7 from today's table definition has the column already."""
+    if "acquired_at" not in {c["name"] for c in inspect(conn).get_columns("leader_lease")}:
+        kind = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "TIMESTAMP"
+        conn.exec_driver_sql(f"ALTER TABLE leader_lease ADD COLUMN acquired_at {kind}")
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 LATEST = len(MIGRATIONS)
 
 

@@ -9,12 +9,14 @@ more CPU than the database did (docs/benchmarks.md section 8)."""
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from billing_monitor.alerting import history
 from billing_monitor.alerting.policy import Incident, Track
@@ -22,6 +24,9 @@ from billing_monitor.alerting.tables import alerts, check_runs, silences, utc
 from billing_monitor.checks.contract import CheckResult, Status
 from billing_monitor.checks.history import series_key
 from billing_monitor.checks.policy import Silence
+from billing_monitor.logs import describe_error
+
+log = logging.getLogger("billing_monitor.state")
 
 
 def channels_of(value: str | None) -> frozenset[str]:
@@ -95,8 +100,33 @@ def record_run(conn: Connection, result: CheckResult) -> None:
     res = conn.execute(_UPDATE_RUN, {"b_check": result.check, **values})
     if res.rowcount == 0:
         conn.execute(check_runs.insert().values(check_name=result.check, **values))
-    history.record(conn, result.check, utc(result.started_at), [
-        (series_key(m.name, m.tags), m.value) for m in result.measurements])
+    record_history(conn, result)
+
+
+def record_history(conn: Connection, result: CheckResult) -> bool:
+    """The run's values into the measurement history, inside a SAVEPOINT of
+    the run's transaction: if the history refuses them (a full disk, a broken
+    table), only that part is rolled back and logged; the alert state and the
+    outbox rows of the run still commit. A chart with a gap beats an
+    unrecorded page. False: not written."""
+    try:
+        with conn.begin_nested():
+            history.record(conn, result.check, utc(result.started_at), [
+                (series_key(m.name, m.tags), m.value) for m in result.measurements])
+    except SQLAlchemyError as exc:
+        log.error("measurement history not written for %s (its alert state is): %s",
+                  result.check, describe_error(exc))
+        return False
+    return True
+
+
+def prune_history(conn: Connection, now: datetime) -> None:
+    """The history's old buckets go, in a SAVEPOINT like record_history's."""
+    try:
+        with conn.begin_nested():
+            history.prune(conn, now)
+    except SQLAlchemyError as exc:
+        log.error("measurement history not pruned: %s", describe_error(exc))
 
 
 def silenced(conn: Connection, configured: Sequence[Silence], check: str, at: datetime) -> bool:

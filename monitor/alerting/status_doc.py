@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, func, select
 
-from billing_monitor.alerting import history_bulk
+from billing_monitor.alerting import history_bulk, lease
 from billing_monitor.alerting import silences as silence_rows
 from billing_monitor.alerting.status import read_status
 from billing_monitor.alerting.tables import alerts, check_runs, outbox, utc
@@ -129,6 +129,27 @@ def _instances(engine: Engine) -> list[dict[str, Any]]:
             for o, seen in owners]
 
 
+def leadership(engine: Engine, instance: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Who leads, from the lease row (lease.py), and what this instance is
+    (`instance`: the daemon's own role; None from a command, which is no
+    instance). SQLite: one instance, no lease."""
+    with engine.connect() as conn:
+        found = lease.current(conn) if conn.dialect.name == "postgresql" else None
+        single = conn.dialect.name != "postgresql"
+    term, live = found if found is not None else (None, False)
+    return {
+        "mode": "single" if single else "lease",
+        "leader": term.holder if term is not None and live else None,
+        "holder": term.holder if term is not None else None,
+        "epoch": term.epoch if term is not None else None,
+        "since": iso(term.since) if term is not None else None,
+        "lease_until": iso(term.expires_at) if term is not None else None,
+        "held": single or live,
+        "this_instance": None if instance is None else {
+            "holder": instance.get("holder"), "role": str(instance.get("role", "standby"))},
+    }
+
+
 def window_start(now: datetime) -> datetime:
     """7 days back, on the hour: the chart's points are then the stored hourly rows."""
     since = utc(now) - WINDOW
@@ -137,8 +158,10 @@ def window_start(now: datetime) -> datetime:
 
 def build_document(engine: Engine, checks: Mapping[str, CheckOptions], now: datetime, *,
                    zone: str = "UTC", silences: Sequence[Silence] = (),
-                   cache: history_bulk.WindowCache | None = None) -> dict[str, Any]:
-    """`cache`: the daemon keeps one, so that a refresh reads only the last hours."""
+                   cache: history_bulk.WindowCache | None = None,
+                   instance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`cache`: the daemon keeps one, so that a refresh reads only the last hours.
+    `instance`: the daemon's role (leader or standby, its lease holder id)."""
     tz = ZoneInfo(zone)
     report = read_status(engine, now, checks)
     active = silence_rows.active(engine, now)
@@ -183,14 +206,16 @@ def build_document(engine: Engine, checks: Mapping[str, CheckOptions], now: date
         "outbox": {"depth": o.depth, "oldest_age_seconds": round(o.oldest_age_seconds, 1),
                    "dead": o.dead},
         "instances": _instances(engine),
+        "leadership": leadership(engine, instance),
     }
 
 
 def settings_document(engine: Engine, settings: Settings, now: datetime,
-                      cache: history_bulk.WindowCache | None = None) -> dict[str, Any]:
+                      cache: history_bulk.WindowCache | None = None,
+                      instance: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The document for this configuration's checks, schedules and silences."""
     return build_document(engine, settings.checks, now, zone=settings.daemon.timezone,
-                          silences=settings.silences, cache=cache)
+                          silences=settings.silences, cache=cache, instance=instance)
 
 
 def document_json(doc: dict[str, Any]) -> str:

@@ -114,6 +114,7 @@ leader_lease = Table(
     Column("epoch", Integer, nullable=False),  # +1 at every change of holder
     Column("expires_at", TS, nullable=False),  # the database's clock, never a host's
     Column("renewed_at", TS, nullable=False),
+    Column("acquired_at", TS, nullable=True),  # v8: when this holder took it
 )
 
 # v4: values over time, downsampled (history.py)

@@ -49,8 +49,13 @@ def _loader(path: Path, env: MutableMapping[str, str], redactor: Redactor) -> Se
     return settings
 
 
+# One document serves every request for this long (monitor/daemon/status_http.py).
+PAGE_MAX_AGE = 5.0
+
+
 def status_pages(settings: Settings, env: Mapping[str, str],
-                 current: Callable[[], Wiring]) -> StatusPages:
+                 current: Callable[[], Wiring],
+                 role: Callable[[], Mapping[str, Any]]) -> StatusPages:
     """`/` and `/api/status` from the current wiring's state store."""
 
     cache = WindowCache()  # a refresh reads only the last two hours of history
@@ -59,13 +64,14 @@ def status_pages(settings: Settings, env: Mapping[str, str],
         wiring = current()
         if not isinstance(wiring.alerting, Alerting):
             return None
-        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache)
+        return settings_document(wiring.alerting.store, wiring.settings, utc_now(), cache,
+                                 role())
 
     auth = Auth(env.get(TOKEN_ENV), is_loopback(settings.http.host))
     if auth.refuse_all:
         log.warning("the status page is served on %s without %s: it answers 403 to everyone",
                     settings.http.host, TOKEN_ENV)
-    return StatusPages(document, auth, utc_now)
+    return StatusPages(document, auth, utc_now, PAGE_MAX_AGE)
 
 
 def catch_up(holder: list[Daemon]) -> None:
@@ -110,7 +116,8 @@ def serve(config: Path, env: MutableMapping[str, str], *, log_format: LogFormat 
     holder.append(daemon)
     try:
         endpoint = make_endpoint(settings.http, metrics.exposition, daemon.health,
-                                 status_pages(settings, env, lambda: holder[0].wiring))
+                                 status_pages(settings, env, lambda: holder[0].wiring,
+                                              hooks.leadership))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", settings.http.host, settings.http.port,
                   exc.strerror or exc)

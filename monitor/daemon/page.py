@@ -1,5 +1,6 @@
 """The status page: the status document (monitor/alerting/status_doc.py) as
-one server-rendered HTML page. No script at all; the stylesheet is package
+one server-rendered HTML page, each check's chart an SVG image from the same
+endpoint (chart.py). No script at all; the stylesheet is package
 data served from /static/status.css (CSP: default-src 'none'; style-src
 'self'). It refreshes itself (meta refresh) and, if it stops being refreshed,
 a banner timed by the stylesheet says it is stale. Status is told in words and
@@ -7,14 +8,13 @@ a shape as well as a colour. Every value from the document is escaped here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
-from billing_monitor.daemon.chart import svg_chart
+from billing_monitor.daemon.chart import MAX_SERIES, H, W, has_chart
 
-Draw = Callable[[Sequence[dict[str, Any]], int, int, str], str]
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "form-action 'none'; frame-ancestors 'none'")
 # Shape and word for each status: readable without colour.
@@ -80,24 +80,33 @@ def _checks(doc: dict[str, Any]) -> str:
             f'<td>{when(c["last_run"])}</td><td>{when(c["next_run"])}</td></tr>'
             for c in doc["checks"]]
     return ('<table class="checks"><caption>Checks, worst first</caption><thead><tr>'
-            "<th>Status</th><th>Check</th><th>Values against thresholds (and error)</th>"
-            f'<th>Last run</th><th>Next run</th></tr></thead><tbody>{"".join(rows)}'
+            '<th class="c-status">Status</th><th class="c-name">Check</th>'
+            "<th>Values against thresholds (and error)</th>"
+            '<th class="c-when">Last run</th><th class="c-when">Next run</th></tr></thead>'
+            f'<tbody>{"".join(rows)}'
             "</tbody></table>")
 
 
-def _charts(doc: dict[str, Any], draw: Draw) -> str:
-    w = doc["window"]
-    since = int(datetime.fromisoformat(w["since"].replace("Z", "+00:00")).timestamp())
-    until = since + 3600 * int(w["points"])  # fixed for the hour: charts can be kept
+def chart_path(name: str) -> str:
+    """Where the page finds a check's chart (status_http.py serves it)."""
+    return f"/chart/{quote(name, safe='')}.svg"
+
+
+def _charts(doc: dict[str, Any]) -> str:
     figs = []
     for c in doc["checks"]:
         series = c["series"]
-        extra = len(series) - 6
+        extra = len(series) - MAX_SERIES
         more = f" ({extra} more series not drawn)" if extra > 0 else ""
         label = f"{c['name']}: values over 7 days"
+        # Lazily loaded: the browser fetches, parses and lays out only the
+        # charts scrolled to (200 inline charts took most of the page's load).
+        chart = (f'<img class="chart" src="{e(chart_path(c["name"]))}" loading="lazy" '
+                 f'width="{W}" height="{H}" alt="{e(label)}">' if has_chart(series) else
+                 '<p class="nodata">No values recorded in this window.</p>')
         figs.append(f'<figure class="chart-box {e(c["status"].lower().replace(" ", "-"))}">'
                     f"<figcaption>{badge(c['status'], c['silenced'])} {e(c['name'])}"
-                    f"{e(more)}</figcaption>{draw(series, since, until, label)}</figure>")
+                    f"{e(more)}</figcaption>{chart}</figure>")
     return f'<section class="charts"><h2>Values over the last 7 days</h2>{"".join(figs)}</section>'
 
 
@@ -134,6 +143,28 @@ def _silences(doc: dict[str, Any]) -> str:
             f"<th>By</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def _leadership(doc: dict[str, Any]) -> str:
+    lead = doc["leadership"]
+    me = lead["this_instance"]
+    if lead["mode"] == "single":
+        text, cls = "One instance: the SQLite store has no lease; its instance leads.", "held"
+    elif lead["holder"] is None:
+        text, cls = "No instance has taken the lease yet: none is active.", "lapsed"
+    elif not lead["held"]:
+        text, cls = (f'No instance is active: the lease of <code>{e(lead["holder"])}</code> '
+                     f'(epoch {e(lead["epoch"])}) lapsed at {when(lead["lease_until"])}.',
+                     "lapsed")
+    else:
+        text, cls = (f'Leader: <code>{e(lead["leader"])}</code>, since {when(lead["since"])} '
+                     f'(epoch {e(lead["epoch"])}), lease until {when(lead["lease_until"])}.',
+                     "held")
+    if me is not None and lead["mode"] == "lease":
+        role = "leads" if me["role"] == "leader" else "is standing by"
+        text += f' This instance (<code>{e(me["holder"])}</code>) {role}.'
+    return (f'<section class="leadership"><h2>Leadership</h2>'
+            f'<p class="lease {cls}">{text}</p></section>')
+
+
 def _footer(doc: dict[str, Any]) -> str:
     o = doc["outbox"]
     inst = "".join(f'<li>{e(i["owner"])}: last wrote {when(i["last_seen"])}, '
@@ -141,15 +172,15 @@ def _footer(doc: dict[str, Any]) -> str:
                    for i in doc["instances"])
     return (f'<section class="outbox"><h2>Outbox</h2><p>{e(o["depth"])} pending (oldest '
             f'{e(age(o["oldest_age_seconds"]))}), {e(o["dead"])} given up.</p></section>'
+            f"{_leadership(doc)}"
             f'<section class="instances"><h2>Instances sharing the state store</h2>'
             f'<ul>{inst or "<li>none has written yet</li>"}</ul></section>')
 
 
-def render_page(doc: dict[str, Any], now: datetime | None = None,
-                draw: Draw = svg_chart) -> str:
+def render_page(doc: dict[str, Any], now: datetime | None = None) -> str:
     """The page for `doc`. `now` (when the page is served) only decides whether
-    the document itself is already stale, say from a stuck daemon. `draw`:
-    the daemon passes its ChartCache's."""
+    the document itself is already stale, say from a stuck daemon. The
+    charts are images: chart_path(name), drawn by chart.py."""
     generated = datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
     late = (now or generated).astimezone(UTC) - generated
     stale_now = late.total_seconds() > doc["stale_after_seconds"]
@@ -174,4 +205,4 @@ def render_page(doc: dict[str, Any], now: datetime | None = None,
         f'<section class="checks-box"><h2>Checks</h2>{_checks(doc)}</section>'
         f'<section class="incidents-box"><h2>Open incidents</h2>{_incidents(doc)}</section>'
         f'<section class="silences-box"><h2>Silences</h2>{_silences(doc)}</section>'
-        f"{_charts(doc, draw)}{_footer(doc)}</main></body></html>")
+        f"{_charts(doc)}{_footer(doc)}</main></body></html>")
