@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -128,6 +128,14 @@ class MonitorMetrics:
                                        registry=r)
         self.outbox_dead = Gauge(f"{p}outbox_dead", "Notifications given up on (kept, logged) "
                                  "in the last keep_days", registry=r)
+        self.receiver_depth = Gauge(f"{p}outbox_receiver_depth", "Notifications waiting in "
+                                    "the outbox for one receiver", ["receiver"], registry=r)
+        self.receiver_oldest_age = Gauge(f"{p}outbox_receiver_oldest_age_seconds",
+                                         "Age of the oldest notification waiting for one "
+                                         "receiver", ["receiver"], registry=r)
+        self.receiver_dead = Gauge(f"{p}outbox_receiver_dead", "Notifications for one receiver "
+                                   "given up on in the last keep_days", ["receiver"], registry=r)
+        self.receivers_seen: set[str] = set()
         self.state_store_up = Gauge(f"{p}state_store_up", "1 while the alert state store takes "
                                     "writes, 0 when it does not (deleted, read-only, down)",
                                     registry=r)
@@ -146,6 +154,20 @@ class MonitorMetrics:
         for check in self.checks_seen - kept:
             self.check_status.remove(check)
         self.checks_seen &= kept
+
+    def outbox(self, depth: int, oldest_age: float, dead: int,
+               receivers: Mapping[str, tuple[int, float, int]]) -> None:
+        """The outbox gauges, in all and per receiver (depth, oldest age, dead);
+        a receiver seen before and absent now has cleared its backlog: 0."""
+        self.outbox_depth.set(depth)
+        self.outbox_oldest_age.set(oldest_age)
+        self.outbox_dead.set(dead)
+        self.receivers_seen |= receivers.keys()
+        for name in self.receivers_seen:
+            d, age, n = receivers.get(name, (0, 0.0, 0))
+            self.receiver_depth.labels(name).set(d)
+            self.receiver_oldest_age.labels(name).set(age)
+            self.receiver_dead.labels(name).set(n)
 
     def missed(self, job: str) -> None:
         """A scheduled run was skipped (APScheduler EVENT_JOB_MISSED/MAX_INSTANCES)."""

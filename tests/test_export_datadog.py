@@ -108,6 +108,10 @@ def test_dashboard_has_a_week_long_timeseries_per_metric_with_threshold_markers(
     assert [(m["value"], m["display_type"]) for m in failed["markers"]] == [
         ("y = 0", "warning dashed"), ("y = 10", "error dashed")]
     assert {"Refunds", "Check Status (0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN)"} <= set(series)
+    behind = series["Oldest Undelivered Notification by Receiver (seconds)"]
+    assert behind["requests"][0]["q"] == (
+        "max:billing.outbox.receiver.oldest_age_seconds{env:production,service:billing} "
+        "by {receiver}")
 
 
 @pytest.mark.parametrize(("schedule", "gap", "window"), [

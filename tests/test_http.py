@@ -67,8 +67,8 @@ def test_metrics_mirror_the_statsd_gauges_and_parse(
     sink.emit(result("payment_failure_rate", Status.OK,
                      Measurement("stripe.payment_failure_rate", 0.02),
                      Measurement("stripe.requests", 4)))
-    metrics.outbox_depth.set(2)
-    metrics.outbox_oldest_age.set(30.5)
+    metrics.outbox(2, 30.5, 0, {"slack": (2, 30.5, 0)})
+    metrics.outbox(3, 31.5, 1, {"pagerduty": (1, 0.5, 0), "teams": (2, 31.5, 1)})
     r = httpx.get(f"{endpoint.address}/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     fams = families(r.text)
@@ -85,8 +85,16 @@ def test_metrics_mirror_the_statsd_gauges_and_parse(
     assert fams["billing_check_duration_seconds"].type == "histogram"
     errors = [s for s in fams["billing_check_errors"].samples if s.name.endswith("_total")]
     assert [(s.labels, s.value) for s in errors] == [({"check": "failed_charges"}, 1)]
-    assert fams["billing_outbox_depth"].samples[0].value == 2
-    assert fams["billing_outbox_oldest_age_seconds"].samples[0].value == 30.5
+    assert fams["billing_outbox_depth"].samples[0].value == 3
+    assert fams["billing_outbox_oldest_age_seconds"].samples[0].value == 31.5
+    assert fams["billing_outbox_dead"].samples[0].value == 1
+    # Per receiver; Slack's backlog has cleared since the last pass: 0, not gone.
+    per = {(f, s.labels["receiver"]): s.value for f in ("depth", "oldest_age_seconds", "dead")
+           for s in fams[f"billing_outbox_receiver_{f}"].samples}
+    assert per == {("depth", "pagerduty"): 1, ("depth", "slack"): 0, ("depth", "teams"): 2,
+                   ("oldest_age_seconds", "pagerduty"): 0.5,
+                   ("oldest_age_seconds", "slack"): 0, ("oldest_age_seconds", "teams"): 31.5,
+                   ("dead", "pagerduty"): 0, ("dead", "slack"): 0, ("dead", "teams"): 1}
     assert fams["billing_stripe_requests"].type == "gauge"
     assert fams["billing_stripe_requests"].samples[0].value == 4
     # One TYPE line per family: Prometheus refuses an exposition that repeats one.

@@ -206,7 +206,8 @@ def test_stats_depth_and_oldest_age(store: Engine) -> None:
     clock.advance(minutes=10)
     put(store, note(key="billing/y"), channels=("pagerduty", "slack"), at=clock)
     clock.advance(seconds=30)
-    assert outbox.stats(store, clock()) == outbox.OutboxStats(3, 630.0, 0)
+    assert outbox.stats(store, clock()) == outbox.OutboxStats(3, 630.0, 0, {
+        "pagerduty": outbox.Backlog(2, 630.0, 0), "slack": outbox.Backlog(1, 30.0, 0)})
     with store.connect() as conn:
         first = conn.execute(select(outbox_table.c.created_at).order_by(outbox_table.c.id))
         assert utc(first.first()[0]) == T0  # type: ignore[index]
@@ -220,6 +221,34 @@ def test_gauges_reach_dogstatsd(statsd: UdpListener) -> None:
         "billing.outbox.dead:1|g|#env:test",
         "billing.outbox.depth:3|g|#env:test",
         "billing.outbox.oldest_age_seconds:630.25|g|#env:test",
+    ]
+
+
+def test_a_backlog_per_receiver_reaches_dogstatsd_every_configured_one_included(
+    store: Engine, statsd: UdpListener,
+) -> None:
+    """Slack down for ten minutes while PagerDuty delivers: the gauges say
+    which receiver is behind, and one with nothing waiting says 0."""
+    clock = Clock()
+    put(store, note(key="billing/x"), channels=("slack",), at=clock)
+    clock.advance(minutes=10)
+    put(store, note(key="billing/y"), channels=("slack",), at=clock)
+    with store.begin() as conn:
+        row = outbox.pending(conn)[0]
+        outbox.dead(conn, row.id, "Slack: 410 channel_is_archived")
+    clock.advance(seconds=30)
+    client = make_client("127.0.0.1", statsd.port, None)
+    outbox.emit_gauges(client, "billing.", ["env:test"], outbox.stats(store, clock()),
+                       receivers=("pagerduty", "slack"))
+    client.flush()
+    per_receiver = sorted(line for line in statsd.receive(9) if ".receiver." in line)
+    assert per_receiver == [
+        "billing.outbox.receiver.dead:0|g|#env:test,receiver:pagerduty",
+        "billing.outbox.receiver.dead:1|g|#env:test,receiver:slack",
+        "billing.outbox.receiver.depth:0|g|#env:test,receiver:pagerduty",
+        "billing.outbox.receiver.depth:1|g|#env:test,receiver:slack",
+        "billing.outbox.receiver.oldest_age_seconds:0.0|g|#env:test,receiver:pagerduty",
+        "billing.outbox.receiver.oldest_age_seconds:30.0|g|#env:test,receiver:slack",
     ]
 
 

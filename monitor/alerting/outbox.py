@@ -5,7 +5,7 @@ per channel, and read back by the dispatcher. Also the outbox metrics."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -113,30 +113,67 @@ def prune(conn: Connection, before: datetime) -> int:
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """One receiver's share of the outbox."""
+
+    depth: int = 0
+    oldest_age_seconds: float = 0.0
+    dead: int = 0
+
+
+@dataclass(frozen=True)
 class OutboxStats:
     depth: int  # undelivered rows still being tried
     oldest_age_seconds: float  # age of the oldest of them, 0 when empty
     dead: int  # rows given up on within the last `keep_days` (logged when they died)
+    # The same per receiver (outbox channel), for those with rows pending or dead.
+    receivers: Mapping[str, Backlog] = field(default_factory=dict)
+
+
+# Per receiver; their WHERE clauses are the partial indexes' predicates (migration v6).
+DEPTH = (select(outbox.c.channel, func.count(), func.min(outbox.c.created_at))
+         .where(_PENDING).group_by(outbox.c.channel))
+DEAD = select(outbox.c.channel, func.count()).where(outbox.c.dead.is_(True)) \
+    .group_by(outbox.c.channel)
 
 
 def stats(engine: Engine, now: datetime) -> OutboxStats:
-    """Outbox depth and oldest pending age, for the metrics sinks."""
+    """Outbox depth, oldest pending age and dead rows, in all and per receiver,
+    for the metrics sinks. Reads only pending and dead rows (partial indexes)."""
     with engine.connect() as conn:
-        depth, oldest = conn.execute(
-            select(func.count(), func.min(outbox.c.created_at)).where(_PENDING)
-        ).one()
-        n_dead = conn.execute(select(func.count()).where(outbox.c.dead.is_(True))).scalar_one()
-    age = (utc(now) - utc(oldest)).total_seconds() if oldest is not None else 0.0
-    return OutboxStats(int(depth), max(age, 0.0), int(n_dead))
+        pending_rows = conn.execute(DEPTH).all()
+        dead_rows = conn.execute(DEAD).all()
+
+    def age(oldest: datetime | None) -> float:
+        return max((utc(now) - utc(oldest)).total_seconds(), 0.0) if oldest is not None else 0.0
+
+    waiting = {str(c): (int(n), age(oldest)) for c, n, oldest in pending_rows}
+    given_up = {str(c): int(n) for c, n in dead_rows}
+    receivers = {c: Backlog(*waiting.get(c, (0, 0.0)), given_up.get(c, 0))
+                 for c in sorted(waiting.keys() | given_up.keys())}
+    return OutboxStats(sum(b.depth for b in receivers.values()),
+                       max((b.oldest_age_seconds for b in receivers.values()), default=0.0),
+                       sum(b.dead for b in receivers.values()), receivers)
 
 
 class GaugeClient(Protocol):
     def gauge(self, metric: str, value: float, *, tags: list[str] | None = None) -> Any: ...
 
 
-def emit_gauges(client: GaugeClient, namespace: str, tags: list[str], s: OutboxStats) -> None:
-    """billing.outbox.depth, .oldest_age_seconds and .dead as DogStatsD gauges."""
+def emit_gauges(client: GaugeClient, namespace: str, tags: list[str], s: OutboxStats,
+                receivers: Iterable[str] = ()) -> None:
+    """billing.outbox.depth, .oldest_age_seconds and .dead as DogStatsD gauges,
+    and the same per receiver as billing.outbox.receiver.* tagged
+    `receiver:NAME`: every configured receiver (0 when it has nothing waiting,
+    so a backlog that clears shows as cleared) and any other with rows left."""
     client.gauge(f"{namespace}outbox.depth", s.depth, tags=tags)
     client.gauge(f"{namespace}outbox.oldest_age_seconds", round(s.oldest_age_seconds, 3),
                  tags=tags)
     client.gauge(f"{namespace}outbox.dead", s.dead, tags=tags)
+    for name in sorted(set(receivers) | s.receivers.keys()):
+        b = s.receivers.get(name, Backlog())
+        own = [*tags, f"receiver:{name}"]
+        client.gauge(f"{namespace}outbox.receiver.depth", b.depth, tags=own)
+        client.gauge(f"{namespace}outbox.receiver.oldest_age_seconds",
+                     round(b.oldest_age_seconds, 3), tags=own)
+        client.gauge(f"{namespace}outbox.receiver.dead", b.dead, tags=own)

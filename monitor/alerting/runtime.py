@@ -43,7 +43,7 @@ class Alerting:
         """The outbox gauges, through each DogStatsD client; returns them."""
         stats = self.stats(now)
         for client in clients:
-            outbox.emit_gauges(client, namespace, tags, stats)
+            outbox.emit_gauges(client, namespace, tags, stats, self.dispatcher.notifiers)
         return stats
 
     def close(self) -> None:

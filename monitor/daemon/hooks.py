@@ -132,9 +132,9 @@ class AlertingHooks:
         self.probe()
         if stats is None:
             return None
-        self._metrics.outbox_depth.set(stats.depth)
-        self._metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
-        self._metrics.outbox_dead.set(stats.dead)
+        self._metrics.outbox(stats.depth, stats.oldest_age_seconds, stats.dead,
+                             {name: (b.depth, b.oldest_age_seconds, b.dead)
+                              for name, b in stats.receivers.items()})
         return report.next_due
 
     def interval(self) -> float:
