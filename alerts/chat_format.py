@@ -31,8 +31,13 @@ ICONS: dict[Reason, str] = {
 MAX_SAMPLES = 10
 MAX_VALUES = 20  # measurement lines in one post; the rest are counted
 LINE_MAX = 500  # characters in one line (an error message can be long)
-# check, reason: in the title; measurements_omitted: counted with the values
-_KNOWN = {"status", "period", "error", "measurements", "check", "reason", "measurements_omitted"}
+# The check's runbook text, shown whole up to this (a Slack section holds 3,000;
+# PagerDuty gets it in custom_details up to checks/templates.py's 4,000).
+RUNBOOK_MAX = 2000
+# check, reason: in the title; measurements_omitted: counted with the values;
+# runbook: its own part of the post
+_KNOWN = {"status", "period", "error", "measurements", "check", "reason", "measurements_omitted",
+          "runbook"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,13 @@ class ChatPost:
     lines: tuple[str, ...]  # plain text facts, one per line
     links: tuple[tuple[str, str], ...]  # (href, text)
     footer: str  # dedup key and time
+    runbook: str = ""  # what to do (the check's `runbook` text), its own block
 
     @property
     def text(self) -> str:
         """The plain-text fallback (notifications, screen readers, old clients)."""
         parts = [self.title, self.summary, *self.lines]
+        parts += [f"{RUNBOOK_TITLE}: {self.runbook}"] if self.runbook else []
         parts += [f"{text}: {href}" for href, text in self.links]
         return "\n".join([*parts, self.footer])
 
@@ -57,8 +64,11 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _cut(line: str) -> str:
-    return line if len(line) <= LINE_MAX else line[: LINE_MAX - 1] + "…"
+RUNBOOK_TITLE = "What to do"
+
+
+def _cut(line: str, limit: int = LINE_MAX) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _measurement(m: Mapping[str, Any]) -> list[str]:
@@ -111,4 +121,5 @@ def chat_post(n: Notification) -> ChatPost:
         links=n.links,
         footer=f"dedup key {n.dedup_key} · {n.occurred_at.isoformat(timespec='seconds')}"
                f" · {n.source}",
+        runbook=_cut(str(n.custom_details.get("runbook") or "").strip(), RUNBOOK_MAX),
     )

@@ -13,7 +13,7 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-from billing_monitor.alerts.chat_format import ChatPost, chat_post
+from billing_monitor.alerts.chat_format import RUNBOOK_TITLE, ChatPost, chat_post
 from billing_monitor.alerts.contract import Notification
 from billing_monitor.alerts.webhook import WebhookPoster, add_query
 
@@ -44,6 +44,9 @@ def google_chat_body(post: ChatPost, thread_key: str, card_id: str) -> dict[str,
     if post.lines:
         facts = "<br>".join(html.escape(line) for line in post.lines)
         widgets.append({"textParagraph": {"text": facts}})
+    if post.runbook:
+        what = html.escape(post.runbook).replace("\n", "<br>")
+        widgets.append({"textParagraph": {"text": f"<b>{RUNBOOK_TITLE}</b><br>{what}"}})
     if post.links:
         widgets.append({"buttonList": {"buttons": [
             {"text": text, "onClick": {"openLink": {"url": href}}} for href, text in post.links

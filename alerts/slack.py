@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from billing_monitor.alerts.chat_format import ChatPost, chat_post
+from billing_monitor.alerts.chat_format import RUNBOOK_TITLE, ChatPost, chat_post
 from billing_monitor.alerts.contract import Notification
 from billing_monitor.alerts.webhook import WebhookPoster
 
@@ -37,6 +37,9 @@ def slack_body(post: ChatPost) -> dict[str, Any]:
         facts = "\n".join(_escape(line) for line in post.lines)
         blocks.append({"type": "section",
                        "text": {"type": "mrkdwn", "text": _cut(facts, SECTION_LIMIT)}})
+    if post.runbook:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(
+            f"*{RUNBOOK_TITLE}*\n{_escape(post.runbook)}", SECTION_LIMIT)}})
     if post.links:
         links = " · ".join(f"<{href}|{_escape(text)}>" for href, text in post.links)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})

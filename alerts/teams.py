@@ -24,7 +24,7 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-from billing_monitor.alerts.chat_format import ChatPost, chat_post
+from billing_monitor.alerts.chat_format import RUNBOOK_TITLE, ChatPost, chat_post
 from billing_monitor.alerts.contract import Notification
 from billing_monitor.alerts.webhook import WebhookPoster
 
@@ -46,6 +46,10 @@ def card(post: ChatPost, color: str) -> dict[str, Any]:
         _text(post.summary, weight="Bolder"),
     ]
     body += [{**_text(line), "spacing": "None"} for line in post.lines]
+    if post.runbook:
+        body.append(_text(RUNBOOK_TITLE, weight="Bolder"))
+        body += [{**_text(line), "spacing": "None"}
+                 for line in post.runbook.splitlines() if line.strip()]
     body.append({**_text(post.footer, isSubtle=True, size="Small"), "separator": True})
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from billing_monitor.alerts.chat_format import chat_post
 from billing_monitor.alerts.contract import Notification, Notifier, SinkError
 from billing_monitor.alerts.google_chat import GoogleChatNotifier
-from billing_monitor.alerts.slack import SlackNotifier
+from billing_monitor.alerts.slack import SlackNotifier, slack_body
 from billing_monitor.alerts.webhook import retry_after, scrub
 from tests.peers.http_peers import Fault, HttpPeer, Tls
 from tests.peers.http_services import GoogleChatPeer, SlackPeer
@@ -86,6 +87,52 @@ def test_slack_posts_blocks_with_a_text_fallback(slack_peer: SlackPeer) -> None:
 def test_slack_limits_block_sizes(slack_peer: SlackPeer) -> None:
     slack(slack_peer).deliver(note(check="c" * 300, summary="s" * 5000))
     assert len(slack_peer.messages) == 1  # the peer rejects oversized blocks with 400
+
+
+# A runbook of 25 lines of 60 characters (1,525 with the line breaks), written
+# with what Slack's mrkdwn and Google Chat's HTML would read as markup.
+RUNBOOK = "\n".join(f"{i:02d}. check <billing> & retry; call finance if > 10 unbilled." + "-" * 3
+                     for i in range(25))
+
+
+@pytest.mark.parametrize("n", [
+    note(),
+    note("resolve"),
+    note(check="c" * 300, summary="s" * 5000),
+    note(custom_details={"status": "CRIT", "runbook": RUNBOOK * 3, "error": "e" * 9000,
+                         "measurements": [{"name": f"m{i}", "value": i, "status": "CRIT",
+                                           "threshold": "> 1", "samples": ["x" * 300] * 12}
+                                          for i in range(40)]}),
+], ids=["alert", "resolve", "oversized", "everything-long"])
+def test_slack_bodies_pass_slack_sdks_block_kit_models(n: Notification) -> None:
+    """Slack's own SDK (its Block Kit models and their limits), not our peer's
+    idea of them: every block parses as the kind it says and validates."""
+    body = slack_body(chat_post(n))
+    blocks = Block.parse_all(body["blocks"])
+    assert len(blocks) == len(body["blocks"]) <= 50
+    for raw, block in zip(body["blocks"], blocks, strict=True):
+        assert block is not None and block.type == raw["type"]
+        block.validate_json()  # raises SlackObjectFormationError past a limit
+    assert body["text"]
+
+
+def test_a_long_runbook_reaches_slack_and_google_chat_whole(
+        slack_peer: SlackPeer, google_chat_peer: GoogleChatPeer) -> None:
+    n = note(custom_details={**note().custom_details, "runbook": RUNBOOK})
+    slack(slack_peer).deliver(n)
+    gchat(google_chat_peer).deliver(n)
+    (msg,) = slack_peer.messages
+    escaped = RUNBOOK.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": f"*What to do*\n{escaped}"}} in msg["blocks"]
+    assert f"What to do: {RUNBOOK}" in msg["text"]
+    (card,) = google_chat_peer.messages
+    widgets = card["cardsV2"][0]["card"]["sections"][0]["widgets"]
+    html = escaped.replace("\n", "<br>")
+    assert {"textParagraph": {"text": f"<b>What to do</b><br>{html}"}} in widgets
+    # Longer than a chat post shows: cut, and the cut said.
+    long = chat_post(note(custom_details={"runbook": "r" * 5000}))
+    assert long.runbook == "r" * 1999 + "…"
 
 
 def test_slack_over_https(tls: Tls) -> None:

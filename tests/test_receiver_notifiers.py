@@ -135,6 +135,25 @@ def test_teams_card_is_valid_adaptive_card_1_5_and_fits(tls: Tls) -> None:
         peer.close()
 
 
+def test_a_long_runbook_reaches_teams_and_email_whole(smtp_peer: SmtpPeer, tls: Tls) -> None:
+    runbook = "\n".join(f"{i:02d}. Look at the failed charges in Stripe, retry the card, "
+                         f"call finance if more than 10." for i in range(20))  # 1,500 chars
+    n = note(details={**note().custom_details, "runbook": runbook})
+    teams = Lane("teams", tls, timeout=5)
+    email = EmailNotifier("127.0.0.1", smtp_peer.port, "monitor", smtp_peer.password,
+                          "monitor@example.com", ["finance@example.com"], timeout=5,
+                          tls=tls.client)
+    try:
+        teams.notifier.deliver(n)
+        email.deliver(n)
+        texts = [block["inlines"][0]["text"] for block in teams.peer.cards()[0]["body"]]
+    finally:
+        teams.close()
+        email.close()
+    assert texts[texts.index("What to do") + 1:][:20] == runbook.splitlines()
+    assert f"What to do: {runbook}" in smtp_peer.messages[0].get_content().replace("\r\n", "\n")
+
+
 def test_teams_peer_refuses_what_teams_refuses(tls: Tls) -> None:
     assert card_errors({"type": "message", "attachments": [{
         "contentType": "application/vnd.microsoft.card.adaptive",
