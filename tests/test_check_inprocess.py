@@ -12,7 +12,7 @@ import pytest
 
 from billing_monitor.commands import cli
 from tests.helpers import demo_db
-from tests.peers.http_services import HealthchecksPeer
+from tests.peers.http_services import HealthchecksPeer, SlackPeer
 from tests.peers.statsd import UdpListener
 from tests.test_exit_codes import config
 
@@ -131,3 +131,62 @@ def test_an_unreachable_state_store_is_reported_with_the_results(
     assert cli.run(["--config", str(config), "check", "warn"]) == 69
     assert "alerting (-): state store postgresql+psycopg://monitor:***@127.0.0.1:1/state " \
            "is unavailable" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("name", "code"), [("crit", 2), ("warn", 69), ("unknown", 69)])
+def test_a_store_that_takes_no_writes_is_said_in_the_report_and_the_log(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    name: str, code: int,
+) -> None:
+    """The store was made, then opened read-only (a read-only mount): the
+    checks run, the report and an ERROR line say the alert state was not
+    recorded, and the exit code is 2 for a critical check, else 69."""
+    assert cli.run(["--config", str(config), "check", "ok"]) == 0  # makes the store
+    store = config.parent / "billing-monitor-state.db"
+    assert store.exists()
+    url = f"sqlite:///file:{store}?mode=ro&uri=true"
+    monkeypatch.setenv("BILLING_MONITOR_STATE_URL", url)
+    capsys.readouterr()
+    assert cli.run(["--config", str(config), "check", name, "--json"]) == code
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    shown = f"sqlite:///file%3A{store}?mode=ro&uri=true"  # the URL as logged (redact_url)
+    expected = (f"state store {shown} does not take writes: OperationalError: attempt to "
+                "write a readonly database; the alert state of this run was not recorded "
+                "and nothing was paged for it")
+    assert [r["check"] for r in doc["results"]] == [name]  # the check still ran
+    assert doc["sink_errors"] == [
+        {"sink": "alerting", "check": name,
+         "error": "OperationalError: attempt to write a readonly database"},
+        {"sink": "alerting", "check": "-", "error": expected}]
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    ran = [("warning", "billing_monitor.runner", "check unknown could not run: "
+            "OperationalError: no such table: no_such_table")] if name == "unknown" else []
+    assert [(e["level"], e["logger"], e["event"]) for e in logged] == [*ran,
+        ("error", "billing_monitor.alerting", f"state store did not take the alert state of "
+         f"{name}: OperationalError: attempt to write a readonly database"),
+        ("warning", "billing_monitor.runner", f"sink alerting failed for check {name}: "
+         "OperationalError: attempt to write a readonly database"),
+        ("error", "billing_monitor", expected)]  # each once
+    assert cli.run(["--config", str(config), "check", name]) == code
+    assert f"alerting (-): {expected}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("name", "code"), [("crit", 2), ("warn", 1)])
+def test_a_failed_delivery_is_in_the_report_and_is_not_a_store_problem(
+    config: Path, slack_peer: SlackPeer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], name: str, code: int,
+) -> None:
+    """Slack answers 500: the run's report names the channel and the error,
+    the row waits in the outbox for a retry, and the exit code is the
+    check's own (a receiver that fails is not an unreachable store: no 69)."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_peer.webhook_url)
+    slack_peer.set_fault("error")
+    assert cli.run(["--config", str(config), "check", name, "--json"]) == code
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["sink_errors"] == [{"sink": "alerting", "check": "-",
+                                   "error": "slack: SinkError: Slack: HTTP 500: rollup_error"}]
+    slack_peer.set_fault("ok")
+    assert cli.run(["--config", str(config), "check", name, "--json"]) == code
+    assert json.loads(capsys.readouterr().out)["sink_errors"] == []
+    assert len(slack_peer.requests) == 1  # the retry waits for its backoff
