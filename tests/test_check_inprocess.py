@@ -12,6 +12,7 @@ import pytest
 
 from billing_monitor.commands import cli
 from tests.helpers import demo_db
+from tests.peers.fake_stripe import fake_stripe
 from tests.peers.http_services import HealthchecksPeer, SlackPeer
 from tests.peers.statsd import UdpListener
 from tests.test_exit_codes import config
@@ -190,3 +191,48 @@ def test_a_failed_delivery_is_in_the_report_and_is_not_a_store_problem(
     assert cli.run(["--config", str(config), "check", name, "--json"]) == code
     assert json.loads(capsys.readouterr().out)["sink_errors"] == []
     assert len(slack_peer.requests) == 1  # the retry waits for its backoff
+
+
+def test_a_receivers_secret_echoed_by_a_check_is_scrubbed(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The secret a `[receivers.NAME]` keeps in its own `secret_env` (not one of
+    the built-in variables) is scrubbed too, in a run and in a look with --at."""
+    secret = "https://example.invalid/workflows/invoicing-0123456789abcdef"
+    monkeypatch.setenv("TEAMS_INVOICING_URL", secret)
+    config.write_text(config.read_text()
+                      + f'[checks.leaky]\ntype = "sql"\nquery = "SELECT * FROM \\"{secret}\\""\n'
+                      + '[receivers.invoicing]\nkind = "teams"\n'
+                      + 'secret_env = "TEAMS_INVOICING_URL"\n'
+                      + '[routing]\ndefault = ["invoicing"]\n')
+    for extra in ([], ["--at", "2026-11-19T05:30Z"]):
+        assert cli.run(["--config", str(config), "check", "leaky", "--json", *extra]) == 3
+        out, err = capsys.readouterr()
+        assert json.loads(out)["results"][0]["error"] == (
+            "OperationalError: no such table: [REDACTED]")
+        assert secret not in out + err
+
+
+def test_named_checks_run_in_the_order_given(
+    config: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for extra in ([], ["--at", "2026-11-19T05:30Z"]):
+        assert cli.run(["--config", str(config), "check", "crit", "ok", "warn", "--json",
+                        *extra]) == 2
+        doc = json.loads(capsys.readouterr().out)
+        assert [r["check"] for r in doc["results"]] == ["crit", "ok", "warn"]
+
+
+def test_at_reads_the_stripe_key_from_the_environment(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--at` builds its checks with the process environment: a Stripe check
+    finds STRIPE_API_KEY there (an empty account: nothing stuck, OK)."""
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_51AtLookKey000000000000")
+    with fake_stripe() as (_, url):
+        config.write_text(config.read_text() + f'[stripe]\napi_base = "{url}"\n'
+                          "max_network_retries = 0\n[checks.stuck_payment_intents]\n")
+        code = cli.run(["--config", str(config), "check", "stuck_payment_intents", "--json",
+                        "--at", "2026-11-19T05:30Z"])
+    [res] = json.loads(capsys.readouterr().out)["results"]
+    assert (code, res["status"], res["error"]) == (0, "OK", None)
