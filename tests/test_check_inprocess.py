@@ -6,6 +6,7 @@ with one run id, an echoed secret scrubbed, the state store's error shown."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from billing_monitor.commands import cli
 from tests.helpers import demo_db
 from tests.peers.fake_stripe import fake_stripe
+from tests.peers.http_peers import Received, Reply
 from tests.peers.http_services import HealthchecksPeer, SlackPeer
 from tests.peers.statsd import UdpListener
 from tests.test_exit_codes import config
@@ -236,3 +238,37 @@ def test_at_reads_the_stripe_key_from_the_environment(
                         "--at", "2026-11-19T05:30Z"])
     [res] = json.loads(capsys.readouterr().out)["results"]
     assert (code, res["status"], res["error"]) == (0, "OK", None)
+
+
+class _StoreBreakingSlack(SlackPeer):
+    """Slack that, while it takes the message, has the state store lose its
+    outbox table (a restore or a migration run under the monitor)."""
+
+    store: Path
+
+    def handle(self, req: Received) -> Reply:
+        with sqlite3.connect(self.store) as db:
+            db.execute("ALTER TABLE outbox RENAME TO outbox_gone")
+        return super().handle(req)
+
+
+def test_a_store_that_fails_during_the_delivery_is_said_and_exits_69(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.run(["--config", str(config), "check", "ok"]) == 0  # makes the store
+    capsys.readouterr()
+    slack = _StoreBreakingSlack()
+    slack.store = config.parent / "billing-monitor-state.db"
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.webhook_url)
+    try:
+        assert cli.run(["--config", str(config), "check", "warn", "--json"]) == 69
+    finally:
+        slack.close()
+    assert len(slack.messages) == 1  # delivered; the store could not say so
+    out, err = capsys.readouterr()
+    message = (f"state store sqlite:///{slack.store} does not take writes: OperationalError: "
+               "no such table: outbox; the outbox failed during delivery: what this run sent "
+               "may be sent again by the next run")
+    assert json.loads(out)["sink_errors"] == [
+        {"sink": "alerting", "check": "-", "error": message}]
+    assert err.count(message) == 1  # logged at ERROR once

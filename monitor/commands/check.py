@@ -21,7 +21,7 @@ from billing_monitor.alerts.config import Secrets
 from billing_monitor.alerts.notifiers import build_liveness
 from billing_monitor.assembly import build_offline, build_wiring
 from billing_monitor.checking.scrub import scrub_result
-from billing_monitor.checks.contract import Status
+from billing_monitor.checks.contract import RunReport, Status
 from billing_monitor.clock import utc_now
 from billing_monitor.commands.errors import ExitCode, UsageError
 from billing_monitor.commands.render import report_json, report_text
@@ -57,17 +57,22 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
         report.results = [scrub_result(r, scrub) for r in report.results]
         # The alert engine failed to record a result: the store takes no writes.
         store_problem = next((e for s, c, e in report.sink_errors if s == "alerting"), None)
+        drain_problem: str | None = None
         try:
             drained, _ = wiring.deliver(settings.outbox.drain_seconds, utc_now)
             for error in drained.errors:
                 report.sink_errors.append(("alerting", "-", error))
-        except SQLAlchemyError as exc:
-            store_problem = store_problem or describe_error(exc)
+        except SQLAlchemyError as exc:  # recorded, but the outbox failed under delivery
+            drain_problem = describe_error(exc)
         if store_problem is not None:
-            message = (unwritable_message(settings.state.url, store_problem) + "; the alert "
-                       "state of this run was not recorded and nothing was paged for it")
-            log.error("%s", message)
-            report.sink_errors.append(("alerting", "-", message))
+            _store_error(report, unwritable_message(settings.state.url, store_problem)
+                         + "; the alert state of this run was not recorded and nothing was "
+                         "paged for it")
+        elif drain_problem is not None:
+            store_problem = drain_problem
+            _store_error(report, unwritable_message(settings.state.url, drain_problem)
+                         + "; the outbox failed during delivery: what this run sent may be "
+                         "sent again by the next run")
         if report.worst is Status.UNKNOWN:
             liveness.fail(rid, "; ".join(f"{r.check}: {r.error}" for r in report.results
                                          if r.error))
@@ -81,6 +86,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
     if (not alerting.available or store_problem) and report.exit_code != Status.CRIT:
         return ExitCode.UNAVAILABLE
     return report.exit_code
+
+
+def _store_error(report: RunReport, message: str) -> None:
+    log.error("%s", message)
+    report.sink_errors.append(("alerting", "-", message))
 
 
 def _inspect(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
