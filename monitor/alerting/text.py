@@ -42,7 +42,8 @@ def values_text(result: CheckResult, room: int) -> str:
         rest = len(ordered) - i - 1
         more = f" and {rest} more" if rest else ""
         candidate = ", ".join([*shown, value_text(e)])
-        if shown and len(candidate) + len(f" and {rest + 1} more") > room:
+        # Each value shown leaves room for the count of those after it.
+        if shown and len(candidate) + len(more) > room:
             return ", ".join(shown) + f" and {len(ordered) - len(shown)} more"
         if not shown and len(candidate) + len(more) > room:  # one value alone is too long
             return candidate[: max(room - len(more) - 1, 0)] + "…" + more
