@@ -166,3 +166,37 @@ def test_closing_alerting_closes_the_notifiers(store: Engine, slack: Slack) -> N
     with pytest.raises(Exception, match="closed"):  # its HTTP client is gone
         slack.notifier.deliver(note())
     assert slack.peer.requests == []
+
+
+@pytest.mark.parametrize("fault", ["error", "permanent"])
+def test_an_attempt_that_failed_releases_its_claim(
+    store: Engine, pd: PagerDuty, slack_peer: object, fault: str,
+) -> None:
+    """A process that failed an attempt and then ended (a `check` run) leaves
+    no claim behind: the next process, which sees that holder gone, waits for
+    the backoff instead of retrying at once, and a dead row is not shown as
+    a delivery in flight."""
+    from billing_monitor.alerting.holder import Holder
+    from tests.peers.http_services import SlackPeer
+
+    assert isinstance(slack_peer, SlackPeer)
+    me = Holder.this_process()
+    ended = Holder(me.host, "00000000", me.pid, me.started)  # an earlier boot: gone
+    assert me.orphaned(ended.token)
+    clock = Clock()
+    if fault == "error":
+        pd.peer.set_fault("error")
+        put(store, note(), at=clock)
+        first = Dispatcher(store, {"pagerduty": pd}, clock=clock, rand=lambda: 0.5,
+                           holder=ended).dispatch()
+        assert first.failed == 1
+        later = make_dispatcher(store, [pd], clock).dispatch()
+        assert (later.failed, later.skipped, len(pd.peer.requests)) == (0, 1, 1)
+    else:
+        gone = revoked(slack_peer)
+        put(store, note(), channels=("slack",), at=clock)
+        assert Dispatcher(store, {"slack": gone}, clock=clock,
+                          holder=ended).dispatch().dead == 1
+        gone.close()
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("SELECT claimed_by FROM outbox").all() == [(None,)]

@@ -271,3 +271,28 @@ def test_delivered_and_dead_rows_are_pruned_after_keep_pending_never(
     assert [r[0] for r in rows(store)] == [2]  # only the pending row is left
     assert outbox.stats(store, clock()).dead == 0
     gone.close()
+
+
+def test_stats_of_a_receiver_with_only_dead_rows_and_a_clock_behind_the_writer(
+    store: Engine,
+) -> None:
+    """A receiver whose rows all died waits on nothing (age 0), and a row
+    written by a host whose clock is ahead is 0 seconds old, never negative."""
+    clock = Clock()
+    put(store, note(key="billing/x"), channels=("slack",), at=clock)
+    with store.begin() as conn:
+        outbox.dead(conn, outbox.pending(conn)[0].id, "Slack: 410 channel_is_archived")
+    put(store, note(key="billing/y"), at=Clock(T0 + timedelta(minutes=1)))
+    assert outbox.stats(store, clock()) == outbox.OutboxStats(1, 0.0, 1, {
+        "pagerduty": outbox.Backlog(1, 0.0, 0), "slack": outbox.Backlog(0, 0.0, 1)})
+
+
+def test_per_receiver_ages_reach_dogstatsd_in_milliseconds(statsd: UdpListener) -> None:
+    client = make_client("127.0.0.1", statsd.port, None)
+    outbox.emit_gauges(client, "billing.", ["env:test"], outbox.OutboxStats(
+        1, 630.2504, 0, {"slack": outbox.Backlog(1, 630.2504, 0)}))
+    client.flush()
+    assert sorted(line for line in statsd.receive(6) if "age" in line) == [
+        "billing.outbox.oldest_age_seconds:630.25|g|#env:test",
+        "billing.outbox.receiver.oldest_age_seconds:630.25|g|#env:test,receiver:slack",
+    ]
