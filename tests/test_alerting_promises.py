@@ -18,17 +18,19 @@ from billing_monitor.checks.period import current_period
 from tests.alerting_support import (
     Clock,
     PagerDuty,
+    Slack,
     make_dispatcher,
     make_engine,
     options,
     pd,
     result,
+    slack,
     state_url,
     store,
 )
 from tests.test_alerting import KEY, OPEN, RESOLVE
 
-__all__ = ["pd", "state_url", "store"]  # fixtures
+__all__ = ["pd", "slack", "state_url", "store"]  # fixtures
 
 RENOTIFY = ("trigger", "renotify", KEY, "critical")
 
@@ -195,3 +197,46 @@ def test_drain_delivers_for_at_most_drain_seconds_and_leaves_the_rest(
     alerting.drain(20, monotonic=slow.monotonic)  # the next run sends the rest
     assert pd.events()[-1]["dedup_key"] == "billing/d/2026-W47"
     assert outbox.stats(store, clock()).depth == 0
+
+
+def test_a_check_put_back_after_its_removal_starts_afresh(store: Engine, pd: PagerDuty) -> None:
+    """README: a check removed from the configuration is resolved and its
+    state forgotten, so one put back starts afresh: no second resolve, its
+    trigger_after and degraded_after streaks counted from zero again."""
+    clock = Clock()
+    opts = options(trigger_after=3, degraded_after=2)
+    for _ in range(3):
+        cycle(store, pd, clock, 25, opts)
+        clock.advance(minutes=5)
+    cycle(store, pd, clock, None, opts)  # could not run once: 1 of degraded_after 2
+    assert pd.seen() == [OPEN]
+    other = make_engine(store, {"failed_charges": options()}, ["pagerduty"])
+    assert other.retire_removed(clock.advance(minutes=5)) == [KEY]
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [OPEN, RESOLVE]
+    # Put back, still failing: two runs are not yet trigger_after = 3, and one
+    # run that could not run is not yet degraded_after = 2.
+    for value in (None, 25, 25):
+        cycle(store, pd, clock.advance(minutes=5) and clock, value, opts)
+    assert pd.seen() == [OPEN, RESOLVE]
+    cycle(store, pd, clock.advance(minutes=5) and clock, 25, opts)
+    assert pd.seen() == [OPEN, RESOLVE, OPEN]
+
+
+def test_a_check_put_back_pages_only_where_it_is_routed_now(
+    store: Engine, pd: PagerDuty, slack: Slack,
+) -> None:
+    """The channels an incident was sent to are forgotten with it: put back
+    where only PagerDuty is configured, its new trigger reaches no Slack."""
+    clock, opts = Clock(), options()
+    both = make_engine(store, {"unbilled_orders": opts}, ["pagerduty", "slack"])
+    both.emit(result("unbilled_orders", 25, clock(), opts))
+    other = make_engine(store, {"failed_charges": options()}, ["pagerduty", "slack"])
+    assert other.retire_removed(clock.advance(minutes=5)) == [KEY]
+    make_dispatcher(store, [pd, slack], clock).dispatch()
+    assert len(slack.peer.messages) == 2  # the trigger and the resolve
+    make_engine(store, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock.advance(minutes=5), opts))
+    make_dispatcher(store, [pd, slack], clock).dispatch()
+    assert pd.seen() == [OPEN, RESOLVE, OPEN]
+    assert len(slack.peer.messages) == 2
