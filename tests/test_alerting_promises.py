@@ -240,3 +240,22 @@ def test_a_check_put_back_pages_only_where_it_is_routed_now(
     make_dispatcher(store, [pd, slack], clock).dispatch()
     assert pd.seen() == [OPEN, RESOLVE, OPEN]
     assert len(slack.peer.messages) == 2
+
+
+def test_only_the_owner_retires_a_removed_check_and_a_row_of_no_owner_is_everyones(
+    store: Engine, pd: PagerDuty,
+) -> None:
+    """README ([state] owner): instances sharing a store resolve only their own
+    checks' incidents when those leave their configuration; a row written
+    before owners were kept (NULL) is resolved by whichever instance sees the
+    check gone."""
+    clock, opts = Clock(), options()
+    make_engine(store, {"unbilled_orders": opts}, ["pagerduty"], owner="host-a").emit(
+        result("unbilled_orders", 25, clock(), opts))
+    other = make_engine(store, {"failed_charges": opts}, ["pagerduty"], owner="host-b")
+    assert other.retire_removed(clock.advance(minutes=5)) == []
+    with store.begin() as conn:
+        conn.exec_driver_sql("UPDATE alerts SET owner = NULL")
+    assert other.retire_removed(clock.advance(minutes=5)) == [KEY]
+    make_dispatcher(store, [pd], clock).dispatch()
+    assert pd.seen() == [OPEN, RESOLVE]
