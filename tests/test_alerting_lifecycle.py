@@ -217,3 +217,15 @@ def test_removing_a_failing_check_from_the_config_resolves_its_incident(
     assert pd.peer.open_alerts() == []
     assert "RESOLVED: billing unbilled_orders: the check was removed from the configuration" \
         in slack.texts()[1]
+
+
+def test_an_open_incident_keeps_when_it_opened_through_later_runs(store: Engine) -> None:
+    """`status` and the status page show when an incident opened (and its age)
+    however many runs later: the opening time is carried from run to run."""
+    clock = Clock()
+    opened = clock()
+    emit(store, 25, clock, ["pagerduty"])
+    for value in (30, 12, 25):  # still failing, severity changes in between
+        emit(store, value, clock.advance(minutes=5) and clock, ["pagerduty"])
+    [incident] = read_status(store, clock(), ["unbilled_orders"]).incidents
+    assert (incident.dedup_key, incident.opened_at) == (KEY, opened)
