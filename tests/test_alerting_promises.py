@@ -259,3 +259,18 @@ def test_only_the_owner_retires_a_removed_check_and_a_row_of_no_owner_is_everyon
     assert other.retire_removed(clock.advance(minutes=5)) == [KEY]
     make_dispatcher(store, [pd], clock).dispatch()
     assert pd.seen() == [OPEN, RESOLVE]
+
+
+def test_a_removed_checks_resolve_goes_where_its_trigger_went(
+    store: Engine, pd: PagerDuty, slack: Slack,
+) -> None:
+    """Sent to PagerDuty only; retired by a process that also has Slack: the
+    resolve goes to PagerDuty, and Slack, which never heard of it, hears nothing."""
+    clock, opts = Clock(), options()
+    make_engine(store, {"unbilled_orders": opts}, ["pagerduty"]).emit(
+        result("unbilled_orders", 25, clock(), opts))
+    other = make_engine(store, {"failed_charges": opts}, ["pagerduty", "slack"])
+    assert other.retire_removed(clock.advance(minutes=5)) == [KEY]
+    make_dispatcher(store, [pd, slack], clock).dispatch()
+    assert pd.seen() == [OPEN, RESOLVE]
+    assert slack.peer.messages == []
