@@ -200,3 +200,18 @@ def test_an_attempt_that_failed_releases_its_claim(
         gone.close()
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT claimed_by FROM outbox").all() == [(None,)]
+
+
+def test_idle_waits_for_a_lane_still_delivering(store: Engine, slack: Slack) -> None:
+    """A pass cut short (the daemon stopping) leaves Slack's lane delivering;
+    `idle` says so within its timeout, and waits for the lane to end."""
+    clock = Clock()
+    dispatcher = make_dispatcher(store, [slack], clock)
+    assert dispatcher.idle(0.0) is True  # nothing running
+    slack.peer.set_fault("timeout")  # held until release()
+    put(store, note(), channels=("slack",), at=clock)
+    report = dispatcher.dispatch(interrupt=lambda: True)
+    assert report.in_flight == ["slack"]
+    assert dispatcher.idle(0.2) is False
+    threading.Timer(0.3, slack.peer.release).start()
+    assert dispatcher.idle(30) is True
