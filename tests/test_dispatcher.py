@@ -215,3 +215,35 @@ def test_idle_waits_for_a_lane_still_delivering(store: Engine, slack: Slack) -> 
     assert dispatcher.idle(0.2) is False
     threading.Timer(0.3, slack.peer.release).start()
     assert dispatcher.idle(30) is True
+
+
+def test_a_claim_lasts_twice_what_one_delivery_can_take_and_at_least_10_s() -> None:
+    """A Slack delivery is bounded by three times its timeout (connect, write,
+    read); a claim holds for twice that, never under 10 s; 60 s is the bound
+    assumed for a channel this process has no notifier for."""
+    from billing_monitor.alerting.dispatcher import lease_for
+    from billing_monitor.alerts.slack import SlackNotifier
+
+    url = "https://hooks.slack.com/services/T0/B0/x"
+    quick, slow = SlackNotifier(url, timeout=1), SlackNotifier(url, timeout=4)
+    assert lease_for(quick) == timedelta(seconds=10)  # 2 * 3 s is under the floor
+    assert lease_for(slow) == timedelta(seconds=24)  # 2 * 12 s
+    assert lease_for(None) == timedelta(seconds=120)
+    quick.close()
+    slow.close()
+
+
+def test_dead_rows_of_several_lanes_are_all_counted(
+    store: Engine, pd: PagerDuty, slack_peer: object,
+) -> None:
+    from tests.peers.http_services import SlackPeer
+
+    assert isinstance(slack_peer, SlackPeer)
+    clock, gone = Clock(), revoked(slack_peer)
+    pd.peer.set_fault("error")
+    put(store, note(key="billing/a"), channels=("pagerduty", "slack"), at=clock)
+    put(store, note(key="billing/b"), channels=("pagerduty",), at=clock)
+    report = Dispatcher(store, {"pagerduty": pd, "slack": gone}, clock=clock,
+                        backoff=Backoff(max_attempts=1)).dispatch()
+    gone.close()
+    assert (report.dead, report.failed, report.delivered) == (3, 0, 0)
