@@ -247,3 +247,96 @@ def test_dead_rows_of_several_lanes_are_all_counted(
                         backoff=Backoff(max_attempts=1)).dispatch()
     gone.close()
     assert (report.dead, report.failed, report.delivered) == (3, 0, 0)
+
+
+def _held_then_ok(slack: Slack) -> None:
+    slack.peer.queue("timeout")  # the first request waits for release(); the rest: ok
+
+
+def _wait_claimed(store: Engine) -> None:
+    from billing_monitor.alerting import outbox
+
+    for _ in range(1000):
+        with store.connect() as conn:
+            if all(r.claimed_by for r in outbox.pending(conn)):
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the lane never claimed its row")
+
+
+def test_a_claim_in_flight_holds_off_others_for_its_lease(store: Engine, slack: Slack) -> None:
+    """Slack's first delivery hangs; another pass of this live process
+    leaves the row alone until the claim's lease ends (2 x 30 s: the
+    notifier's timeout is 10 s), then takes it."""
+    clock = Clock()
+    _held_then_ok(slack)
+    put(store, note(), channels=("slack",), at=clock)
+    first = make_dispatcher(store, [slack], clock)
+    assert first.dispatch(interrupt=lambda: True).in_flight == ["slack"]
+    _wait_claimed(store)
+    clock.advance(seconds=59)
+    assert make_dispatcher(store, [slack], clock).dispatch().skipped == 1
+    clock.advance(seconds=1)
+    assert make_dispatcher(store, [slack], clock).dispatch().delivered == 1
+    slack.peer.release()
+    assert first.idle(30)
+
+
+def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Engine, slack: Slack) -> None:
+    """A `check` that ended while its delivery hung: the next process on this
+    host sees the holder gone and delivers at once, not after the lease."""
+    from billing_monitor.alerting.holder import Holder
+
+    me = Holder.this_process()
+    ended = Holder(me.host, "00000000", me.pid, me.started)  # an earlier boot
+    clock = Clock()
+    _held_then_ok(slack)
+    put(store, note(), channels=("slack",), at=clock)
+    first = Dispatcher(store, {"slack": slack}, clock=clock, holder=ended)
+    assert first.dispatch(interrupt=lambda: True).in_flight == ["slack"]
+    _wait_claimed(store)
+    assert make_dispatcher(store, [slack], clock).dispatch().delivered == 1
+    slack.peer.release()
+    assert first.idle(30)
+
+
+def test_a_pass_says_when_the_next_row_is_due(store: Engine, pd: PagerDuty) -> None:
+    """`next_due` (when the daemon passes again): the earliest retry of a
+    row this pass tried or found not yet due, across lanes; not a row that
+    waits behind another of its key, nor one for a channel this process lacks."""
+    clock = Clock()
+    pd.peer.set_fault("error")
+    put(store, note(key="billing/a"), note(key="billing/a"), at=clock)
+    put(store, note(key="billing/c"), channels=("google_chat",), at=clock)
+    backoff = Backoff(base_seconds=30)
+    report = make_dispatcher(store, [pd], clock, backoff, rand=0.0).dispatch()
+    retry = clock() + timedelta(seconds=15)  # 30 s times the jitter's lowest 0.5
+    assert (report.failed, report.skipped, report.next_due) == (1, 2, retry)
+    clock.advance(seconds=5)
+    put(store, note(key="billing/b"), at=clock)  # due now, fails: 15 s from now
+    report = make_dispatcher(store, [pd], clock, backoff, rand=0.0).dispatch()
+    assert (report.failed, report.next_due) == (1, retry)
+    assert make_dispatcher(store, [pd], clock, backoff, rand=0.0).dispatch().next_due == retry
+
+
+def test_a_lane_whose_store_write_fails_is_reported_and_logged(
+    store: Engine, slack: Slack, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store refuses to mark a delivery done (a full disk, here a trigger):
+    the lane stops with an ERROR line and the pass reports it; the row stays
+    pending for the next pass."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("the refusing trigger is written in SQLite's dialect")
+    with store.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF delivered_at ON outbox "
+            "WHEN NEW.delivered_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk is full'); END")
+    clock = Clock()
+    put(store, note(), channels=("slack",), at=clock)
+    with caplog.at_level(logging.ERROR, "billing_monitor"):
+        report = make_dispatcher(store, [slack], clock).dispatch()
+    error = "IntegrityError: disk is full"
+    assert report.errors == [f"slack: {error}"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        f"delivery lane slack stopped: {error}"]
+    assert len(rows(store)) == 1 and len(slack.peer.messages) == 1
