@@ -151,3 +151,22 @@ def test_a_resolve_of_an_incident_stored_without_its_channels_goes_to_every_chan
     emit(both, 0, clock.advance(minutes=5) and clock)
     assert box.new() == [("pagerduty", "resolve", "resolve", "critical", KEY),
                          ("slack", "resolve", "resolve", "critical", KEY)]
+
+
+def test_the_delivery_loop_is_woken_only_when_something_was_queued(store: Engine) -> None:
+    """`on_queued` (the daemon's wake-up of its delivery loop) is called after
+    the commit of a run that queued rows, and of a retirement that resolved."""
+    woken: list[int] = []
+    clock = Clock()
+    e = AlertEngine(store, {"refunds": options()}, ["slack"], service="billing", env="test",
+                    source="host-1", on_queued=lambda: woken.append(len(Outbox(store).new())))
+    emit(e, 25, clock)
+    assert woken == [1]  # the row was committed when the loop was woken
+    emit(e, 25, clock.advance(minutes=5) and clock)
+    assert woken == [1]
+    gone = AlertEngine(store, {"other": options()}, ["slack"], service="billing", env="test",
+                       source="host-1", on_queued=lambda: woken.append(-1))
+    assert gone.retire_removed(clock.advance(minutes=5)) == [KEY]
+    assert woken == [1, -1]
+    assert gone.retire_removed(clock.advance(minutes=5)) == []
+    assert woken == [1, -1]
