@@ -340,3 +340,14 @@ def test_a_lane_whose_store_write_fails_is_reported_and_logged(
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
         f"delivery lane slack stopped: {error}"]
     assert len(rows(store)) == 1 and len(slack.peer.messages) == 1
+
+
+def test_pagerduty_lanes_start_first_in_their_order_then_the_rest_by_name() -> None:
+    """A page never waits for a free lane (at most MAX_LANES run at once)."""
+    from billing_monitor.alerting.dispatcher import lane_order
+
+    channels = {"slack", "a_email", "pagerduty", "zz_payments_pd", "google_chat"}
+    assert lane_order(channels, ("zz_payments_pd", "pagerduty")) == [
+        "zz_payments_pd", "pagerduty", "a_email", "google_chat", "slack"]
+    assert lane_order(channels) == ["pagerduty", "a_email", "google_chat", "slack",
+                                    "zz_payments_pd"]

@@ -51,7 +51,6 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
     liveness = build_liveness(settings, Secrets.from_env(env))
     rid = str(uuid.uuid4())
     liveness.start(rid)
-    store_problem: str | None = None
     try:
         report = wiring.runner.run(names)
         report.results = [scrub_result(r, scrub) for r in report.results]
