@@ -211,3 +211,16 @@ def test_details_keep_100_measurements_and_count_the_rest(crossing: int, ok: int
     else:
         assert d["measurements_omitted"] == {"values": total - 100,
                                              "crossing": max(crossing - 100, 0)}
+
+
+def test_a_runbook_is_cut_at_4000_characters_visibly() -> None:
+    """The runbook template is checked at load to be at most 4,000 characters,
+    but its fields can make it longer ({values}, {error}): the rendered text
+    stops at 4,000 with an ellipsis."""
+    o = opts(runbook="{error}{error}{error}")
+    broken = res(error="E" * 1500, status=Status.UNKNOWN)
+    n = notification(ev(), broken, o, track(), service="billing", env="prod", source="h")
+    assert n.custom_details["runbook"] == "E" * 3999 + "…"
+    short = res(error="E" * 1333, status=Status.UNKNOWN)
+    n = notification(ev(), short, o, track(), service="billing", env="prod", source="h")
+    assert n.custom_details["runbook"] == "E" * 3999  # under the limit: whole

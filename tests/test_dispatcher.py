@@ -351,3 +351,31 @@ def test_pagerduty_lanes_start_first_in_their_order_then_the_rest_by_name() -> N
         "zz_payments_pd", "pagerduty", "a_email", "google_chat", "slack"]
     assert lane_order(channels) == ["pagerduty", "a_email", "google_chat", "slack",
                                     "zz_payments_pd"]
+
+
+def test_a_busy_lane_is_left_alone_by_the_next_pass(store: Engine, slack: Slack) -> None:
+    """Slack's lane is still on a hanging delivery when the daemon passes
+    again: the pass leaves Slack's rows to that lane (one lane per channel),
+    even a row of another key that is due."""
+    clock = Clock()
+    _held_then_ok(slack)
+    put(store, note(key="billing/a"), note(key="billing/b"), channels=("slack",), at=clock)
+    dispatcher = make_dispatcher(store, [slack], clock)
+    assert dispatcher.dispatch(interrupt=lambda: True).in_flight == ["slack"]
+    _wait_claimed_one(store)
+    report = dispatcher.dispatch()
+    assert (report.delivered, report.skipped) == (0, 2)
+    assert len(slack.peer.requests) == 1
+    slack.peer.release()
+    assert dispatcher.idle(30)
+
+
+def _wait_claimed_one(store: Engine) -> None:
+    from billing_monitor.alerting import outbox
+
+    for _ in range(1000):
+        with store.connect() as conn:
+            if any(r.claimed_by for r in outbox.pending(conn)):
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the lane never claimed a row")
