@@ -379,3 +379,37 @@ def _wait_claimed_one(store: Engine) -> None:
                 return
         threading.Event().wait(0.01)
     raise AssertionError("the lane never claimed a row")
+
+
+def test_busy_lanes_are_skipped_and_counted_and_the_free_ones_still_run(store: Engine) -> None:
+    """Three Slack workspaces as three receivers; the first two still hang
+    on a delivery when the next pass comes: it counts their rows as skipped
+    and delivers the third's."""
+    from tests.peers.http_services import SlackPeer
+
+    peers = {name: SlackPeer() for name in ("a_ops", "b_finance", "c_sales")}
+    slacks = {name: Slack(peer) for name, peer in peers.items()}
+    try:
+        clock = Clock()
+        for name in ("a_ops", "b_finance"):
+            peers[name].queue("timeout")
+            put(store, note(key=f"billing/{name}"), channels=(name,), at=clock)
+        dispatcher = Dispatcher(store, slacks, clock=clock, first=())
+        assert sorted(dispatcher.dispatch(interrupt=lambda: True).in_flight) == [
+            "a_ops", "b_finance"]
+        for _ in range(1000):
+            if all(len(peers[n].requests) == 1 for n in ("a_ops", "b_finance")):
+                break
+            threading.Event().wait(0.01)
+        put(store, note(key="billing/c"), channels=("c_sales",), at=clock)
+        report = dispatcher.dispatch()
+        assert (report.skipped, report.delivered) == (2, 1)
+        assert [len(p.requests) for p in peers.values()] == [1, 1, 1]
+        for peer in peers.values():
+            peer.release()
+        assert dispatcher.idle(30)
+    finally:
+        for s in slacks.values():
+            s.close()
+        for peer in peers.values():
+            peer.close()
