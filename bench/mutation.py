@@ -34,8 +34,11 @@ MAPPED = {"": "monitor", "checks": "checks", "alerts": "alerts", "config": "conf
 TARGET = 0.90  # share of mutants killed, per module and overall (issue 15)
 
 # mutmut's exit codes per mutant (mutmut/stats.py): a test failure kills it.
+# A mutant that made the tests hang is stopped by SIGXCPU (-24, 24, 152) or at
+# mutmut's own timeout (36, 255): a timeout, which counts as killed.
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
-          34: "skipped", 36: "timeout", 37: "killed", None: "not checked"}
+          34: "skipped", 36: "timeout", 37: "killed", None: "not checked",
+          -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
 
 
 def statuses() -> dict[str, dict[str, str]]:
