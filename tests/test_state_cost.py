@@ -5,6 +5,7 @@ row that did not change is not written again."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,4 +112,28 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_result_recorded(
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
         ok = conn.execute(select(alerts.c.ok_count).where(alerts.c.kind == "status")).scalar_one()
     assert ok == 2  # the second run was recorded
+    engine.dispose()
+
+
+def test_a_pooled_sqlite_connection_that_died_is_replaced_and_the_result_recorded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The same path on SQLite: the pooled connection is closed under the
+    engine (what a dropped server connection is to PostgreSQL); the run's
+    transaction fails on it, is run again once on a new connection, and says so."""
+    engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+    opts = options()
+    alerting = make_engine(engine, {"unbilled": opts}, [])
+    with engine.connect() as conn:  # the pool's one connection, back in the pool after
+        raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.close()
+    with caplog.at_level(logging.WARNING, "billing_monitor"):
+        alerting.emit(result("unbilled", 0, T0, opts))  # the check's first run
+    with engine.connect() as conn:
+        row = conn.execute(select(alerts.c.dedup_key, alerts.c.ok_count)
+                           .where(alerts.c.kind == "status")).one()
+    assert tuple(row) == ("billing/unbilled/2026-W47", 1)  # the run was recorded
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "state store connection lost, reconnecting: "
+                          "ProgrammingError: Cannot operate on a closed database.")]
     engine.dispose()
