@@ -10,12 +10,15 @@ hand from those rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 
 from billing_monitor.alerting import outbox, silences
 from billing_monitor.alerting.engine import AlertEngine
 from billing_monitor.alerting.tables import outbox as table
+from billing_monitor.checks.contract import CheckResult, Status
+from billing_monitor.checks.period import current_period
 from tests.alerting_support import Clock, options, result, state_url, store
 
 __all__ = ["state_url", "store"]  # fixtures
@@ -170,3 +173,30 @@ def test_the_delivery_loop_is_woken_only_when_something_was_queued(store: Engine
     assert woken == [1, -1]
     assert gone.retire_removed(clock.advance(minutes=5)) == []
     assert woken == [1, -1]
+
+
+def _database_down(at: datetime) -> CheckResult:
+    return CheckResult("refunds", Status.UNKNOWN, (), 0.1, at,
+                       current_period("iso_week", "UTC", at),
+                       error="OperationalError: connection refused", unreachable="database")
+
+
+def test_a_database_down_pages_once_after_degraded_after_runs(store: Engine) -> None:
+    box, clock = Outbox(store), Clock()
+    e = engine(store, ["slack"], routed=False, degraded_after=2)
+    e.emit(_database_down(clock()))
+    assert box.new() == []  # one run of degraded_after 2
+    e.emit(_database_down(clock.advance(minutes=5)))
+    assert box.new() == [("slack", "trigger", "degraded", "error", "billing/source/database")]
+    e.emit(_database_down(clock.advance(minutes=5)))
+    assert box.new() == []  # once
+
+
+def test_a_database_down_is_not_paged_while_the_check_is_silenced(store: Engine) -> None:
+    box, clock = Outbox(store), Clock()
+    e = engine(store, ["slack"], routed=False, degraded_after=2)
+    silences.add(store, "refunds", clock(), 60, "maintenance", "carol")
+    for _ in range(3):
+        e.emit(_database_down(clock()))
+        clock.advance(minutes=5)
+    assert box.new() == []
