@@ -233,3 +233,28 @@ def test_the_pages_window_cache_reads_what_a_fresh_read_reads(store: Engine) -> 
         rolled = cache.window(conn, ["c"], since + timedelta(hours=1), later, 169)
         assert rolled == window(conn, ["c"], since + timedelta(hours=1), later, 169)
     assert rolled["c"]["plan:a"][-1][1] == 7.0
+
+
+def test_the_history_is_pruned_again_exactly_an_hour_after_the_last_prune(
+    store: Engine,
+) -> None:
+    opts = options()
+    first = make_engine(store, {"unbilled": opts}, [])
+    first.emit(result("unbilled", 1.0, T0, opts))
+    first.emit(result("unbilled", 2.0, T0 + timedelta(hours=1), opts))
+
+    def left() -> list[float]:
+        with store.connect() as conn:
+            return list(conn.execute(select(M.c["last"]).where(M.c.resolution_s == 300)
+                                     .order_by(M.c.bucket_start)).scalars().all())
+
+    later = make_engine(store, {"unbilled": opts}, [])  # a restart: prunes at its first run
+    at = T0 + timedelta(days=35, minutes=30)
+    later.emit(result("unbilled", 3.0, at, opts))
+    assert left() == [2.0, 3.0]  # older than 35 days: T0's bucket
+    # 59 min 59 s later T0 + 1 h is past 35 days too, but the last prune is
+    # not an hour old: it stays until the run an hour after that prune.
+    later.emit(result("unbilled", 4.0, at + timedelta(minutes=59, seconds=59), opts))
+    assert left() == [2.0, 3.0, 4.0]
+    later.emit(result("unbilled", 5.0, at + timedelta(hours=1), opts))
+    assert left() == [3.0, 4.0, 5.0]
