@@ -189,12 +189,17 @@ def test_drain_delivers_for_at_most_drain_seconds_and_leaves_the_rest(
     alerting = Alerting(store, make_engine(store, {}, ["pagerduty"]),
                         make_dispatcher(store, [slow], clock))
     alerting.drain(25, monotonic=slow.monotonic)  # deliveries start at 0, 10, 20; not at 30
+    # The pass returns at its deadline (30); the lane may still be marking the
+    # third row delivered: wait for it, as the daemon's next pass would.
+    assert alerting.dispatcher.idle(30)
     assert [e["dedup_key"] for e in pd.events()] == [
         "billing/a/2026-W47", "billing/b/2026-W47", "billing/c/2026-W47"]
     assert outbox.stats(store, clock()).depth == 1
     alerting.drain(0, monotonic=slow.monotonic)  # 0: nothing now
+    assert alerting.dispatcher.idle(30)
     assert len(pd.events()) == 3 and outbox.stats(store, clock()).depth == 1
     alerting.drain(20, monotonic=slow.monotonic)  # the next run sends the rest
+    assert alerting.dispatcher.idle(30)
     assert pd.events()[-1]["dedup_key"] == "billing/d/2026-W47"
     assert outbox.stats(store, clock()).depth == 0
 

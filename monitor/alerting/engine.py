@@ -145,12 +145,11 @@ class AlertEngine:
             queued = sum(self._enqueue(conn, n, targets) for n, targets in down)
             muted_or_held = muted or held  # a source down holds the degraded alert
             out = policy_for(opts.alert).step(track, obs, muted_or_held)
-            before = {i.key: i for i in (track.main, track.degraded)}
             incidents: dict[str, Incident] = {}
             for inc in filter(None, (out.superseded, out.track.main, out.track.degraded)):
                 events = [ev for ev in out.events if ev.key == inc.key]
-                inc, n = self._queue(conn, inc, before.get(inc.key), events, result, opts,
-                                     out.track, muted_or_held or not obs.deliverable)
+                inc, n = self._queue(conn, inc, events, result, opts, out.track,
+                                     muted_or_held or not obs.deliverable)
                 incidents[inc.key] = inc
                 queued += n
             main, degraded = incidents[out.track.main.key], incidents[out.track.degraded.key]
@@ -159,8 +158,9 @@ class AlertEngine:
                                 seq, now, None, self._owner)
             if main.key != track.main.key:
                 seq += 1  # the new key is now the check's latest (load_track)
-            final = replace(out.track, main=main, degraded=degraded)
-            alert_rows.save(conn, main, result.check, "status", seq, now, final, self._owner)
+            # The streak counters come from the track; the incidents, as queued.
+            alert_rows.save(conn, main, result.check, "status", seq, now, out.track,
+                            self._owner)
             if not (deg_stored and degraded == track.degraded):  # nothing changed: no write
                 alert_rows.save(conn, degraded, result.check, "degraded", 0, now, None,
                                 self._owner)
@@ -174,13 +174,13 @@ class AlertEngine:
             alert_rows.prune_history(conn, utc(now))
             self._pruned_at = now
 
-    def _queue(self, conn: Connection, inc: Incident, was: Incident | None,
-               events: list[Event], result: CheckResult, opts: CheckOptions, track: Track,
+    def _queue(self, conn: Connection, inc: Incident, events: list[Event],
+               result: CheckResult, opts: CheckOptions, track: Track,
                hold: bool) -> tuple[Incident, int]:
         """Queue the incident's events, each to the channels it concerns, and
         a catch-up trigger to channels that joined while it was open."""
         queued = 0
-        sent_to = set(was.channels if was is not None else inc.channels)
+        sent_to = set(inc.channels)  # the policy keeps them; a new incident has none
         kind = "degraded" if inc.key.endswith("/degraded") else "status"
         for ev in events:
             if ev.action == "resolve":
