@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from billing_monitor.alerting import outbox, silences
 from billing_monitor.alerting.engine import AlertEngine
 from billing_monitor.alerting.tables import outbox as table
+from billing_monitor.alerts.contract import Notification
 from billing_monitor.checks.contract import CheckResult, Status
 from billing_monitor.checks.period import current_period
 from tests.alerting_support import Clock, options, result, state_url, store
@@ -35,6 +36,7 @@ class Outbox:
 
     def __init__(self, store: Engine) -> None:
         self.store, self.seen = store, 0
+        self.notes: list[Notification] = []  # the last look's, whole
 
     def new(self) -> list[Queued]:
         with self.store.connect() as conn:
@@ -42,9 +44,10 @@ class Outbox:
                                 .where(table.c.id > self.seen).order_by(table.c.id)).all()
         if rows:
             self.seen = rows[-1][0]
-        out = []
+        out, self.notes = [], []
         for _, channel, payload in rows:
             n = outbox.from_payload(payload)
+            self.notes.append(n)
             out.append((channel, n.action, n.reason, n.severity, n.dedup_key))
         return out
 
@@ -92,7 +95,8 @@ def test_a_channel_configured_while_an_incident_is_open_gets_its_trigger_next_ru
     assert box.new() == [("pagerduty", "trigger", "open", "critical", KEY)]  # Slack: not again
     emit(both, 25, clock.advance(minutes=5) and clock)
     assert box.new() == []  # once
-    emit(both, 0, clock.advance(minutes=5) and clock)
+    # Resolved from a process that also has Google Chat: the two that had it.
+    emit(engine(store, ALL, routed=False), 0, clock.advance(minutes=5) and clock)
     assert box.new() == [("pagerduty", "resolve", "resolve", "critical", KEY),
                          ("slack", "resolve", "resolve", "critical", KEY)]
 
@@ -107,6 +111,22 @@ def test_a_channel_routed_while_a_degraded_alert_is_open_gets_it_as_degraded(
     both = engine(store, ["pagerduty", "slack"], routed=False, degraded_after=1)
     emit(both, None, clock.advance(minutes=5) and clock, degraded_after=1)
     assert box.new() == [("pagerduty", "trigger", "degraded", "warning", DEG)]
+    [late] = box.notes
+    assert late.summary == ("Monitor degraded: billing refunds could not run 2 times in a "
+                            "row: OperationalError: connection refused")
+    assert (late.group, late.custom_details["env"]) == ("billing", "test")
+
+
+def test_the_late_channel_is_found_by_the_check_s_own_route(store: Engine) -> None:
+    box, clock = Outbox(store), Clock()
+    emit(engine(store, ["slack"], routed=False), 25, clock)
+    box.new()
+    by_check = AlertEngine(store, {"refunds": options()}, ["pagerduty", "slack"],
+                           service="billing", env="test", source="host-1",
+                           route=lambda check, severity: (["pagerduty", "slack"]
+                                                          if check == "refunds" else ["slack"]))
+    emit(by_check, 25, clock.advance(minutes=5) and clock)
+    assert box.new() == [("pagerduty", "trigger", "open", "critical", KEY)]
 
 
 def test_the_late_channel_is_the_one_routed_for_the_incident_s_severity(
