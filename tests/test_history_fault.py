@@ -7,6 +7,7 @@ transaction (rows.record_history). SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, Table, func, select, text
@@ -49,7 +50,38 @@ def test_a_history_write_failure_keeps_the_alert_state_and_the_outbox_row(
     assert count(store, outbox) == 1  # the page is queued
     assert count(store, measurements) == 0  # and the history has its gap
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "measurement history not written for refunds" in errors[0]
+    head = "measurement history not written for refunds (its alert state is): "
+    assert len(errors) == 1 and errors[0].startswith(head)
+    assert "history" in errors[0].removeprefix(head)  # the database's own reason
+    assert errors[0].removeprefix(head).split(":")[0] in ("IntegrityError", "OperationalError")
+
+
+def test_a_history_that_refuses_its_prune_keeps_the_run(
+        store: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    """The hourly prune of the history fails (the database refuses the
+    DELETE): logged at ERROR, and the run's state and outbox row commit."""
+    checks = {"refunds": options()}
+    make_engine(store, checks, ["slack"]).emit(result("refunds", 1.0, T0, checks["refunds"]))
+    with store.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN RAISE EXCEPTION 'prune refused'; END $$"))
+            conn.execute(text("CREATE TRIGGER prune_refused BEFORE DELETE ON measurements "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        else:
+            conn.execute(text("CREATE TRIGGER prune_refused BEFORE DELETE ON measurements "
+                              "BEGIN SELECT RAISE(ABORT, 'prune refused'); END"))
+    later = T0 + timedelta(days=40)
+    with caplog.at_level(logging.ERROR, logger="billing_monitor.state"):
+        make_engine(store, checks, ["slack"]).emit(result("refunds", 25.0, later,
+                                                          checks["refunds"]))
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("measurement history not pruned: ")
+    assert "prune refused" in errors[0]
+    assert count(store, outbox) == 1  # the page of the later run is queued
+    with store.connect() as conn:
+        runs = conn.execute(select(check_runs.c.status)).scalars().all()
+    assert runs == ["CRIT"]
 
 
 def test_without_the_fault_the_history_is_written_in_the_same_run(store: Engine) -> None:
