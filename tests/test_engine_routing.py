@@ -208,6 +208,7 @@ def test_a_database_down_pages_once_after_degraded_after_runs(store: Engine) -> 
     assert box.new() == []  # one run of degraded_after 2
     e.emit(_database_down(clock.advance(minutes=5)))
     assert box.new() == [("slack", "trigger", "degraded", "error", "billing/source/database")]
+    assert box.notes[0].custom_details["env"] == "test"
     e.emit(_database_down(clock.advance(minutes=5)))
     assert box.new() == []  # once
 
