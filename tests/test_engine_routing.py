@@ -114,7 +114,7 @@ def test_a_channel_routed_while_a_degraded_alert_is_open_gets_it_as_degraded(
     [late] = box.notes
     assert late.summary == ("Monitor degraded: billing refunds could not run 2 times in a "
                             "row: OperationalError: connection refused")
-    assert (late.group, late.custom_details["env"]) == ("billing", "test")
+    assert (late.group, late.source, late.custom_details["env"]) == ("billing", "host-1", "test")
 
 
 def test_the_late_channel_is_found_by_the_check_s_own_route(store: Engine) -> None:
