@@ -221,3 +221,23 @@ def test_a_database_down_is_not_paged_while_the_check_is_silenced(store: Engine)
         e.emit(_database_down(clock()))
         clock.advance(minutes=5)
     assert box.new() == []
+
+
+def test_a_run_that_resolves_a_source_and_triggers_wakes_the_delivery_loop(
+    store: Engine,
+) -> None:
+    """The database answers again and the check is critical: the source
+    incident's resolve and the check's trigger are queued in one run, and
+    the daemon's delivery loop is woken for them."""
+    box, clock, woken = Outbox(store), Clock(), []
+    e = AlertEngine(store, {"refunds": options(degraded_after=2)}, ["slack"],
+                    service="billing", env="test", source="host-1",
+                    on_queued=lambda: woken.append(1))
+    e.emit(_database_down(clock()))
+    e.emit(_database_down(clock.advance(minutes=5)))
+    box.new()
+    woken.clear()
+    e.emit(result("refunds", 25, clock.advance(minutes=5), options(degraded_after=2)))
+    assert box.new() == [("slack", "resolve", "resolve", "error", "billing/source/database"),
+                         ("slack", "trigger", "open", "critical", KEY)]
+    assert woken == [1]
