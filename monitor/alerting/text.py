@@ -43,10 +43,10 @@ def values_text(result: CheckResult, room: int) -> str:
         more = f" and {rest} more" if rest else ""
         candidate = ", ".join([*shown, value_text(e)])
         # Each value shown leaves room for the count of those after it.
-        if shown and len(candidate) + len(more) > room:
-            return ", ".join(shown) + f" and {len(ordered) - len(shown)} more"
-        if not shown and len(candidate) + len(more) > room:  # one value alone is too long
-            return candidate[: max(room - len(more) - 1, 0)] + "…" + more
+        if len(candidate) + len(more) > room:
+            if shown:
+                return ", ".join(shown) + f" and {len(ordered) - len(shown)} more"
+            return candidate[: max(room - len(more) - 1, 0)] + "…" + more  # one alone: cut
         shown.append(value_text(e))
     return ", ".join(shown)
 

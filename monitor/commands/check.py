@@ -68,7 +68,6 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
                          + "; the alert state of this run was not recorded and nothing was "
                          "paged for it")
         elif drain_problem is not None:
-            store_problem = drain_problem
             _store_error(report, unwritable_message(settings.state.url, drain_problem)
                          + "; the outbox failed during delivery: what this run sent may be "
                          "sent again by the next run")
@@ -82,7 +81,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
         wiring.close()
     print(report_json(report) if args.json else report_text(report, settings))
     # A critical check wins (2): a wrapper paging on 2 must page; then 69.
-    if (not alerting.available or store_problem) and report.exit_code != Status.CRIT:
+    store_down = not alerting.available or bool(store_problem or drain_problem)
+    if store_down and report.exit_code != Status.CRIT:
         return ExitCode.UNAVAILABLE
     return report.exit_code
 
