@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from billing_monitor.alerting.dispatcher import Backoff, Dispatcher
+from billing_monitor.alerting.holder import Holder
 from billing_monitor.alerts.contract import Notification
 from tests.alerting_support import (
     Clock,
@@ -168,6 +169,14 @@ def test_closing_alerting_closes_the_notifiers(store: Engine, slack: Slack) -> N
     assert slack.peer.requests == []
 
 
+def _ended_holder() -> Holder:
+    """This process as if from an earlier boot: a holder this host sees gone."""
+    me = Holder.this_process()
+    ended = Holder(me.host, "00000000", me.pid, me.started)
+    assert me.orphaned(ended.token)
+    return ended
+
+
 @pytest.mark.parametrize("fault", ["error", "permanent"])
 def test_an_attempt_that_failed_releases_its_claim(
     store: Engine, pd: PagerDuty, slack_peer: object, fault: str,
@@ -176,13 +185,10 @@ def test_an_attempt_that_failed_releases_its_claim(
     no claim behind: the next process, which sees that holder gone, waits for
     the backoff instead of retrying at once, and a dead row is not shown as
     a delivery in flight."""
-    from billing_monitor.alerting.holder import Holder
     from tests.peers.http_services import SlackPeer
 
     assert isinstance(slack_peer, SlackPeer)
-    me = Holder.this_process()
-    ended = Holder(me.host, "00000000", me.pid, me.started)  # an earlier boot: gone
-    assert me.orphaned(ended.token)
+    ended = _ended_holder()
     clock = Clock()
     if fault == "error":
         pd.peer.set_fault("error")
@@ -224,7 +230,7 @@ def test_a_claim_lasts_twice_what_one_delivery_can_take_and_at_least_10_s() -> N
     from billing_monitor.alerting.dispatcher import lease_for
     from billing_monitor.alerts.slack import SlackNotifier
 
-    url = "https://hooks.slack.com/services/T0/B0/x"
+    url = "http://127.0.0.1:9/services/T0/B0/placeholder"  # never called
     quick, slow = SlackNotifier(url, timeout=1), SlackNotifier(url, timeout=4)
     assert lease_for(quick) == timedelta(seconds=10)  # 2 * 3 s is under the floor
     assert lease_for(slow) == timedelta(seconds=24)  # 2 * 12 s
@@ -283,10 +289,7 @@ def test_a_claim_in_flight_holds_off_others_for_its_lease(store: Engine, slack: 
 def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Engine, slack: Slack) -> None:
     """A `check` that ended while its delivery hung: the next process on this
     host sees the holder gone and delivers at once, not after the lease."""
-    from billing_monitor.alerting.holder import Holder
-
-    me = Holder.this_process()
-    ended = Holder(me.host, "00000000", me.pid, me.started)  # an earlier boot
+    ended = _ended_holder()
     clock = Clock()
     _held_then_ok(slack)
     put(store, note(), channels=("slack",), at=clock)

@@ -20,7 +20,7 @@ from billing_monitor.alerting.tables import outbox as table
 from billing_monitor.alerts.contract import Notification
 from billing_monitor.checks.contract import CheckResult, Status
 from billing_monitor.checks.period import current_period
-from tests.alerting_support import Clock, options, result, state_url, store
+from tests.alerting_support import Clock, make_engine, options, result, state_url, store
 
 __all__ = ["state_url", "store"]  # fixtures
 
@@ -54,8 +54,7 @@ class Outbox:
 
 def engine(store: Engine, channels: Sequence[str], routed: bool = True,
            **alert: object) -> AlertEngine:
-    return AlertEngine(store, {"refunds": options(**alert)}, channels, service="billing",
-                       env="test", source="host-1",
+    return make_engine(store, {"refunds": options(**alert)}, list(channels),
                        route=(lambda check, severity: ROUTES[severity]) if routed else None)
 
 
@@ -114,15 +113,15 @@ def test_a_channel_routed_while_a_degraded_alert_is_open_gets_it_as_degraded(
     [late] = box.notes
     assert late.summary == ("Monitor degraded: billing refunds could not run 2 times in a "
                             "row: OperationalError: connection refused")
-    assert (late.group, late.source, late.custom_details["env"]) == ("billing", "host-1", "test")
+    assert (late.group, late.source, late.custom_details["env"]) == (
+        "billing", "monitor-test-host", "test")
 
 
 def test_the_late_channel_is_found_by_the_check_s_own_route(store: Engine) -> None:
     box, clock = Outbox(store), Clock()
     emit(engine(store, ["slack"], routed=False), 25, clock)
     box.new()
-    by_check = AlertEngine(store, {"refunds": options()}, ["pagerduty", "slack"],
-                           service="billing", env="test", source="host-1",
+    by_check = make_engine(store, {"refunds": options()}, ["pagerduty", "slack"],
                            route=lambda check, severity: (["pagerduty", "slack"]
                                                           if check == "refunds" else ["slack"]))
     emit(by_check, 25, clock.advance(minutes=5) and clock)
@@ -181,14 +180,14 @@ def test_the_delivery_loop_is_woken_only_when_something_was_queued(store: Engine
     the commit of a run that queued rows, and of a retirement that resolved."""
     woken: list[int] = []
     clock = Clock()
-    e = AlertEngine(store, {"refunds": options()}, ["slack"], service="billing", env="test",
-                    source="host-1", on_queued=lambda: woken.append(len(Outbox(store).new())))
+    e = make_engine(store, {"refunds": options()}, ["slack"],
+                    on_queued=lambda: woken.append(len(Outbox(store).new())))
     emit(e, 25, clock)
     assert woken == [1]  # the row was committed when the loop was woken
     emit(e, 25, clock.advance(minutes=5) and clock)
     assert woken == [1]
-    gone = AlertEngine(store, {"other": options()}, ["slack"], service="billing", env="test",
-                       source="host-1", on_queued=lambda: woken.append(-1))
+    gone = make_engine(store, {"other": options()}, ["slack"],
+                       on_queued=lambda: woken.append(-1))
     assert gone.retire_removed(clock.advance(minutes=5)) == [KEY]
     assert woken == [1, -1]
     assert gone.retire_removed(clock.advance(minutes=5)) == []
@@ -230,8 +229,7 @@ def test_a_run_that_resolves_a_source_and_triggers_wakes_the_delivery_loop(
     incident's resolve and the check's trigger are queued in one run, and
     the daemon's delivery loop is woken for them."""
     box, clock, woken = Outbox(store), Clock(), []
-    e = AlertEngine(store, {"refunds": options(degraded_after=2)}, ["slack"],
-                    service="billing", env="test", source="host-1",
+    e = make_engine(store, {"refunds": options(degraded_after=2)}, ["slack"],
                     on_queued=lambda: woken.append(1))
     e.emit(_database_down(clock()))
     e.emit(_database_down(clock.advance(minutes=5)))
